@@ -1,0 +1,41 @@
+# Two commands: `make demo` and `make test`. Both create .venv and install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench mosquitto clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Tests and the demo start private brokers; install mosquitto when it is missing and we may.
+mosquitto:
+	@if command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing mosquitto"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	else \
+		echo "mosquitto is missing: install it (Debian/Ubuntu: sudo apt-get install mosquitto; macOS: brew install mosquitto)"; \
+		exit 1; \
+	fi
+
+demo: $(STAMP) mosquitto
+	$(BIN)/sasha demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint mosquitto
+	$(BIN)/pytest
+
+bench: $(STAMP) mosquitto
+	$(BIN)/python bench/mqtt_roundtrip.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

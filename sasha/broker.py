@@ -1,0 +1,120 @@
+"""A private mosquitto on a free loopback port, for tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from sasha.errors import SashaError
+
+_SEARCH = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin", "/usr/local/opt/mosquitto/sbin")
+
+
+def find_mosquitto() -> str | None:
+    """Return the path of the mosquitto binary, or None."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for folder in _SEARCH:
+        candidate = Path(folder) / "mosquitto"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Mosquitto:
+    """Run mosquitto with persistence in a temporary folder; stop and start it at will."""
+
+    def __init__(self, port: int | None = None) -> None:
+        binary = find_mosquitto()
+        if binary is None:
+            raise SashaError("mosquitto is not installed (Debian/Ubuntu: apt-get install mosquitto)")
+        self.binary = binary
+        self.port = port or free_port()
+        self._folder = tempfile.TemporaryDirectory(prefix="sasha-mosquitto-")
+        folder = Path(self._folder.name)
+        # mosquitto drops root privileges, so everything it reads or writes must be open to it.
+        folder.chmod(0o777)
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {folder}/\n"
+            "log_dest stderr\n"
+            "log_type error\n"
+            "log_type warning\n"
+        )
+        self.config.chmod(0o644)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the broker's URL."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Start the broker and wait until it accepts connections."""
+        self._process = subprocess.Popen(  # noqa: ASYNC220, S603  (returns at once; our own binary path)
+            [self.binary, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            if self._process.poll() is not None:
+                raise SashaError(f"mosquitto exited with code {self._process.returncode} on port {self.port}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.025)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+        raise SashaError(f"mosquitto did not listen on port {self.port} within 5 s")
+
+    async def stop(self) -> None:
+        """Stop the broker cleanly (it saves its persistence file)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+    async def restart(self) -> None:
+        """Stop and start again on the same port."""
+        await self.stop()
+        await self.start()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+        self._folder.cleanup()

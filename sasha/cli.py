@@ -1,0 +1,135 @@
+"""The `sasha` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sasha import __version__, config, inventory
+from sasha.errors import ConfigError, InventoryError, SashaError
+from sasha.inventory import Capability, Inventory
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sasha", description="A smart-home assistant over MQTT.")
+    parser.add_argument("--version", action="version", version=f"sasha {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (env SASHA_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check devices.yaml and print the home")
+    check.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+
+    sim = commands.add_parser("sim", help="run the simulated devices of the inventory on a broker")
+    sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user:pass@host:1883")
+    sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
+    sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
+
+    demo = commands.add_parser("demo", help="a private broker, the simulated home and a walk-through")
+    demo.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url")}
+    err_console = Console(stderr=True)
+    try:
+        settings = config.load(flags, config_file=args.config)
+        home = inventory.from_file(settings.devices)
+        if args.command == "check":
+            return _check(home, settings.devices)
+        if args.command == "sim":
+            return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+        if args.command == "demo":
+            from sasha.demo import walkthrough  # noqa: PLC0415  (keeps `sasha check` light)
+
+            return _run_until_signal(walkthrough(home, Console()))
+    except InventoryError as err:
+        for problem in err.problems:
+            err_console.print(str(problem), markup=False, highlight=False)
+        return 1
+    except ConfigError as err:
+        err_console.print(f"configuration error: {err}", markup=False, highlight=False)
+        return 2
+    except SashaError as err:
+        err_console.print(f"error: {err}", markup=False, highlight=False)
+        return 1
+    return 2
+
+
+def _run_until_signal(job: Coroutine[Any, Any, int]) -> int:
+    async def runner() -> int:
+        task = asyncio.ensure_future(job)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            result: int = await task
+        except asyncio.CancelledError:
+            return 0
+        return result
+
+    return asyncio.run(runner())
+
+
+def describe(capability: Capability) -> str:
+    """Describe a capability with its range or choices, e.g. `brightness 1-100%`."""
+    unit = capability.info.unit
+    if capability.values:
+        return f"{capability.name} ({'/'.join(capability.values)})"
+    if capability.min is not None and capability.max is not None:
+        step = f" step {capability.step:g}" if capability.step else ""
+        return f"{capability.name} {capability.min:g}-{capability.max:g}{unit}{step}"
+    if capability.info.words:
+        return f"{capability.name} ({'/'.join(capability.info.words)})"
+    return f"{capability.name}{f' ({unit})' if unit else ''}" + ("" if capability.writable else " ro")
+
+
+def _check(home: Inventory, path: Path) -> int:
+    console = Console()
+    table = Table(title=f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})")
+    for column in ("room", "device", "name", "type", "protocol", "capabilities"):
+        table.add_column(column)
+    for room in home.rooms.values():
+        for device in home.in_room(room.id):
+            name = device.name + (" [red](sensitive)[/red]" if device.sensitive else "")
+            caps = ", ".join(describe(c) for c in device.capabilities.values())
+            table.add_row(room.name, device.id, name, device.type.value, device.protocol.value, caps)
+    console.print(table)
+    return 0
+
+
+async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, tick: float) -> int:
+    from sasha.mqtt import MqttConnection  # noqa: PLC0415
+    from sasha.simulator import Simulator  # noqa: PLC0415
+
+    mqtt = settings.mqtt()
+    async with MqttConnection(mqtt, client_id=f"sasha-sim-{home.home.base_topic}") as connection:
+        simulator = Simulator(home, connection, seed=seed)
+        await simulator.attach()
+        print(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops", file=sys.stderr)  # noqa: T201
+        await simulator.run_physics(tick)
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

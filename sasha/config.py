@@ -1,0 +1,98 @@
+"""Settings: flags beat the environment, which beats the optional YAML config file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from sasha import _yamlsource
+from sasha.errors import ConfigError
+from sasha.mqtt import MqttSettings, redact_url
+
+ENVIRONMENT = {
+    "devices": "SASHA_DEVICES",
+    "mqtt_url": "SASHA_MQTT_URL",
+    "mqtt_ca_file": "SASHA_MQTT_CA_FILE",
+    "state_dir": "SASHA_STATE_DIR",
+    "api_topic": "SASHA_API_TOPIC",
+    "confirm": "SASHA_CONFIRM",
+    "model": "SASHA_MODEL",
+}
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "sasha"
+
+
+class Settings(BaseModel):
+    """Every setting of Sasha with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    devices: Path = Path("devices.yaml")
+    # repr=False: the URL may carry the MQTT password.
+    mqtt_url: str = Field(default="mqtt://localhost:1883", repr=False)
+    mqtt_ca_file: str | None = None
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    api_topic: str = "sasha"
+    confirm: Literal["never", "sensitive", "always"] = "sensitive"
+    model: str = "gpt-4o-mini"
+
+    def mqtt(self) -> MqttSettings:
+        """Return the broker settings."""
+        return MqttSettings.from_url(self.mqtt_url, ca_file=self.mqtt_ca_file)
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Settings:
+    """Merge the config file, the environment and flags (None means not given)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    lines = _yamlsource.LineMap("<settings>")
+    config_file = config_file or environ.get("SASHA_CONFIG")
+    if config_file:
+        values, lines = _read_file(Path(config_file))
+    for key, variable in ENVIRONMENT.items():
+        if environ.get(variable):
+            values[key] = environ[variable]
+    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    try:
+        settings = Settings.model_validate(values)
+    except pydantic.ValidationError as err:
+        problems = []
+        for error in err.errors(include_url=False):
+            key = str(error["loc"][0]) if error["loc"] else "settings"
+            message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+            problems.append(f"{lines.file}:{lines.line(error['loc'])}: {key}: {message}")
+        raise ConfigError("\n".join(problems)) from None
+    settings.mqtt()  # fail early, with the password redacted, on a URL that does not parse
+    return settings
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], _yamlsource.LineMap]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}:0: cannot read config file: {err.strerror}") from None
+    try:
+        data, lines = _yamlsource.load(text, str(path))
+    except _yamlsource.YamlSourceError as err:
+        raise ConfigError(str(err.problem)) from None
+    if data is None:
+        return {}, lines
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the config file must be a mapping of settings")
+    return data, lines
+
+
+__all__ = ["ENVIRONMENT", "Settings", "load", "redact_url"]

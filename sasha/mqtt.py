@@ -1,0 +1,392 @@
+"""One resilient MQTT connection on aiomqtt: reconnects, re-subscribes, never drops a command.
+
+Outgoing messages go through a bounded outbox and leave it only when the broker has
+acknowledged them (QoS 1), so a command issued while the broker is away is sent once it is
+back. The connection is an explicit outer loop with a new `aiomqtt.Client` per attempt and
+capped, jittered backoff, as the aiomqtt docs recommend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from sasha.errors import ConfigError, OutboxFull
+
+_LOGGER = logging.getLogger(__name__)
+
+_SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883), "ssl": (True, 8883)}
+_SUBSCRIBE_CHUNK = 100
+# How long the broker keeps our subscriptions and queues QoS 1 messages for us while we
+# are away; with persistence on, this survives a broker restart too.
+_SESSION_EXPIRY = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and how to connect; build it with `from_url`."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, *, ca_file: str | None = None) -> MqttSettings:
+        """Parse `mqtt://user:pass@host:port` or `mqtts://…` (TLS, optional CA file)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as err:
+            raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: {err}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _SCHEMES:
+            raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: scheme must be mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: no host")
+        tls, default_port = _SCHEMES[scheme]
+        return cls(
+            host=parts.hostname,
+            port=port or default_port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            ca_file=ca_file,
+        )
+
+    @property
+    def url(self) -> str:
+        """Return the URL without the password, safe to log and print."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}:***@" if self.password else (f"{self.username}@" if self.username else "")
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a URL, for messages about a URL that did not parse."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+    except ValueError:
+        return "<unparseable URL>"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A received message, with the MQTT v5 request/response properties when present."""
+
+    topic: str
+    payload: bytes
+    retain: bool = False
+    response_topic: str | None = None
+    correlation_data: bytes | None = None
+
+
+Handler = Callable[[Incoming], None]
+OnConnect = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    properties: Properties | None
+    done: asyncio.Future[None]
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """Tell whether a topic matches a subscription filter with + and # wildcards."""
+    want = pattern.split("/")
+    have = topic.split("/")
+    for i, level in enumerate(want):
+        if level == "#":
+            return True
+        if i >= len(have) or (level != "+" and level != have[i]):
+            return False
+    return len(want) == len(have)
+
+
+class MqttConnection:
+    """A long-lived connection: use `async with`, subscribe handlers, publish commands."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        client_id: str | None = None,
+        status_topic: str | None = None,
+        max_outbox: int = 1000,
+        reconnect_min: float = 0.5,
+        reconnect_max: float = 30.0,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id or f"sasha-{uuid.uuid4().hex[:12]}"
+        self._status_topic = status_topic
+        self._max_outbox = max_outbox
+        self._reconnect_min = reconnect_min
+        self._reconnect_max = reconnect_max
+        self._ack_timeout = ack_timeout
+        self._outbox: collections.deque[_Outgoing] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._handlers: list[tuple[str, Handler]] = []
+        self._filters: dict[str, int] = {}
+        self._on_connect: list[OnConnect] = []
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.connects = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name=f"mqtt:{self.client_id}")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self, flush_timeout: float = 2.0) -> None:
+        """Send what is held (for a short while), say offline, and disconnect."""
+        if self._task is None:
+            return
+        if self._outbox and self._connected.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(flush_timeout):
+                    await asyncio.gather(*(item.done for item in list(self._outbox)), return_exceptions=True)
+        client = self._client
+        if client is not None and self._status_topic:
+            # The will only fires on an unclean disconnect; a clean stop says it itself.
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(self._status_topic, b"offline", qos=1, retain=True, timeout=2)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        for item in self._outbox:
+            if not item.done.done():
+                item.done.cancel()
+
+    @property
+    def connected(self) -> bool:
+        """Tell whether the broker is connected right now."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the broker is connected (raises TimeoutError)."""
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
+
+    def on_connect(self, callback: OnConnect) -> None:
+        """Run `callback` after every (re)connect, once subscriptions are restored."""
+        self._on_connect.append(callback)
+
+    # --- subscribing -------------------------------------------------------------------
+
+    async def subscribe(self, filters: Iterable[str], handler: Handler, *, qos: int = 1) -> None:
+        """Deliver messages matching `filters` to `handler`, now and after every reconnect."""
+        new = []
+        for pattern in filters:
+            self._handlers.append((pattern, handler))
+            if pattern not in self._filters:
+                self._filters[pattern] = qos
+                new.append(pattern)
+        client = self._client
+        if client is not None and new and self.connected:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._subscribe(client, new)
+
+    async def _subscribe(self, client: aiomqtt.Client, patterns: list[str]) -> None:
+        for start in range(0, len(patterns), _SUBSCRIBE_CHUNK):
+            chunk = patterns[start : start + _SUBSCRIBE_CHUNK]
+            await client.subscribe([(p, self._filters[p]) for p in chunk])
+
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = b"" if payload is None else str(payload).encode()
+        props = message.properties
+        response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        incoming = Incoming(message.topic.value, bytes(payload), message.retain, response_topic, correlation)
+        for pattern, handler in self._handlers:
+            if topic_matches(pattern, incoming.topic):
+                try:
+                    handler(incoming)
+                except Exception:
+                    # One faulty handler must not stop the connection for everyone else.
+                    _LOGGER.exception("handler for %s failed on a message to %s", pattern, incoming.topic)
+
+    # --- publishing --------------------------------------------------------------------
+
+    def publish_nowait(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> asyncio.Future[None]:
+        """Queue a message; the future resolves when the broker has it (raises OutboxFull)."""
+        if len(self._outbox) >= self._max_outbox:
+            raise OutboxFull(f"{len(self._outbox)} messages are already waiting for the broker")
+        data = payload.encode() if isinstance(payload, str) else payload
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outbox.append(_Outgoing(topic, data, qos, retain, properties, done))
+        self._wakeup.set()
+        return done
+
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        properties: Properties | None = None,
+        wait: float | None = None,
+    ) -> bool:
+        """Queue a message and wait up to `wait` seconds; True if the broker acknowledged it.
+
+        False means the message is still held and will be sent when the broker is back.
+        """
+        done = self.publish_nowait(topic, payload, qos=qos, retain=retain, properties=properties)
+        try:
+            async with asyncio.timeout(wait):
+                await asyncio.shield(done)
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def held(self) -> int:
+        """Return how many messages wait for the broker."""
+        return len(self._outbox)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            while not self._outbox:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._outbox[0]
+            try:
+                await client.publish(
+                    item.topic,
+                    item.payload,
+                    qos=item.qos,
+                    retain=item.retain,
+                    properties=item.properties,
+                    timeout=self._ack_timeout,
+                )
+            except (ValueError, TypeError) as err:
+                # A message paho refuses outright would block the outbox forever.
+                _LOGGER.error(  # noqa: TRY400  (a refused message is not a crash)
+                    "dropping unpublishable message to %r: %s", item.topic, err
+                )
+                self._outbox.popleft()
+                if not item.done.done():
+                    item.done.set_exception(err)
+                continue
+            # Only an acknowledged message leaves the outbox; on any error it stays first in line.
+            self._outbox.popleft()
+            if not item.done.done():
+                item.done.set_result(None)
+
+    # --- the connection loop -------------------------------------------------------------
+
+    def _client_for(self, attempt: int) -> aiomqtt.Client:
+        settings = self.settings
+        will = None
+        if self._status_topic:
+            will = aiomqtt.Will(self._status_topic, b"offline", qos=1, retain=True)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = _SESSION_EXPIRY
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password,
+            identifier=self.client_id,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            will=will,
+            # Start clean once; later attempts resume the session so that messages the
+            # broker queued for us while we were away are delivered.
+            clean_start=attempt == 0,
+            properties=properties,
+            tls_params=aiomqtt.TLSParameters(ca_certs=settings.ca_file) if settings.tls else None,
+            timeout=self._ack_timeout,
+            keepalive=30,
+        )
+
+    async def _run(self) -> None:
+        failures = 0
+        attempt = 0
+        while True:
+            try:
+                client = self._client_for(attempt)
+                attempt += 1
+                async with client:
+                    failures = 0
+                    await self._serve(client)
+            except Exception as err:  # the loop must outlive any one failure
+                if not isinstance(err, aiomqtt.MqttError):
+                    _LOGGER.exception("MQTT connection failed unexpectedly")
+                self._connected.clear()
+                self._client = None
+                delay = min(self._reconnect_max, self._reconnect_min * 2**failures)
+                delay *= random.uniform(0.5, 1.0)  # noqa: S311  (jitter, not cryptography)
+                failures += 1
+                log = _LOGGER.warning if failures <= 3 else _LOGGER.debug
+                log("MQTT %s unavailable (%s); retrying in %.1fs", self.settings.url, err, delay)
+                await asyncio.sleep(delay)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        if self._filters:
+            await self._subscribe(client, list(self._filters))
+        if self._status_topic:
+            await client.publish(self._status_topic, b"online", qos=1, retain=True)
+        self._client = client
+        self._connected.set()
+        self.connects += 1
+        _LOGGER.info("connected to MQTT %s as %s", self.settings.url, self.client_id)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._send(client), name=f"mqtt-send:{self.client_id}")
+                group.create_task(self._receive(client), name=f"mqtt-receive:{self.client_id}")
+                for callback in self._on_connect:
+                    await callback()
+        except* aiomqtt.MqttError as errors:
+            raise errors.exceptions[0] from None
+        finally:
+            self._connected.clear()
+            self._client = None
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            self._dispatch(message)

@@ -1,0 +1,124 @@
+"""The state mirror: the last value every device reported, and when it was seen.
+
+Plans, answers and routines read the home from here. Whatever arrives on a state topic
+is untrusted: payloads that cannot be decoded, or values of the wrong type, are logged
+and ignored, and the mirror keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sasha.adapters import adapter_for
+from sasha.capabilities import Value, same_value
+from sasha.errors import DecodeError
+from sasha.inventory import Device, Inventory
+from sasha.mqtt import Incoming, MqttConnection
+from sasha.validation import check_reading
+
+_LOGGER = logging.getLogger(__name__)
+
+Listener = Callable[[str, dict[str, Value]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A reported value and the time (clock seconds) it was last seen."""
+
+    value: Value
+    seen: float
+
+
+class StateMirror:
+    """Keep the current state of every device from its state topics."""
+
+    def __init__(self, inventory: Inventory, *, clock: Callable[[], float] = time.time) -> None:
+        self._inventory = inventory
+        self._clock = clock
+        self._readings: dict[str, dict[str, Reading]] = {d: {} for d in inventory.devices}
+        self._routes: dict[str, list[Device]] = {}
+        for device in inventory.devices.values():
+            for topic in adapter_for(device).state_topics(device):
+                self._routes.setdefault(topic, []).append(device)
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Event()
+        self.ignored = 0
+
+    @property
+    def topics(self) -> list[str]:
+        """Return every state topic of the home."""
+        return list(self._routes)
+
+    async def attach(self, connection: MqttConnection) -> None:
+        """Subscribe to every device's state topics on `connection`."""
+        await connection.subscribe(self._routes, self.handle)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(device_id, changed_values)` whenever a device reports a change."""
+        self._listeners.append(listener)
+
+    def handle(self, message: Incoming) -> None:
+        """Take one state message; never raises on bad input."""
+        for device in self._routes.get(message.topic, ()):
+            try:
+                decoded = adapter_for(device).decode_state(device, message.topic, message.payload)
+            except DecodeError as err:
+                self.ignored += 1
+                _LOGGER.warning("ignoring state of '%s' on %s: %s", device.id, message.topic, err)
+                continue
+            self._store(device, decoded)
+
+    def _store(self, device: Device, decoded: Mapping[str, Value]) -> None:
+        now = self._clock()
+        readings = self._readings[device.id]
+        changed: dict[str, Value] = {}
+        for name, raw in decoded.items():
+            capability = device.capabilities.get(name)
+            value = check_reading(capability, raw) if capability is not None else None
+            if value is None:
+                self.ignored += 1
+                _LOGGER.warning("ignoring %s=%.40r reported by '%s': wrong type", name, raw, device.id)
+                continue
+            previous = readings.get(name)
+            if previous is None or previous.value != value:
+                changed[name] = value
+            readings[name] = Reading(value, now)
+        if changed:
+            for listener in self._listeners:
+                try:
+                    listener(device.id, changed)
+                except Exception:
+                    _LOGGER.exception("state listener failed")
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def get(self, device_id: str, capability: str) -> Reading | None:
+        """Return the last reading of one capability, or None if never seen."""
+        return self._readings.get(device_id, {}).get(capability)
+
+    def values(self, device_id: str) -> dict[str, Value]:
+        """Return the last known values of a device."""
+        return {n: r.value for n, r in self._readings.get(device_id, {}).items()}
+
+    def snapshot(self) -> dict[str, dict[str, Value]]:
+        """Return the last known values of every device."""
+        return {d: self.values(d) for d in self._readings}
+
+    def matches(self, device_id: str, expected: Mapping[str, Value]) -> bool:
+        """Tell whether a device currently reports all of `expected`."""
+        current = self.values(device_id)
+        return all(n in current and same_value(n, v, current[n]) for n, v in expected.items())
+
+    async def wait_for(self, device_id: str, expected: Mapping[str, Value], timeout: float) -> bool:
+        """Wait until a device reports `expected`; False on timeout."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self.matches(device_id, expected):
+                    await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
