@@ -19,6 +19,7 @@ Path = tuple[str | int, ...]
 
 # A document nested deeper than this is not a hand-written config (or is an alias bomb).
 _MAX_DEPTH = 50
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 class YamlSourceError(Exception):
@@ -60,6 +61,9 @@ def load(text: str, file: str) -> tuple[Any, LineMap]:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 0
         reason = err.problem or err.context or "invalid YAML"
+        if err.context and err.context_mark is not None and err.problem:
+            # An unclosed bracket is only noticed lines later; say where it opened.
+            reason = f"{err.context} (started on line {err.context_mark.line + 1}): {err.problem}"
         raise YamlSourceError(SourceProblem(file, line, f"invalid YAML: {reason}")) from None
     except yaml.YAMLError as err:
         raise YamlSourceError(SourceProblem(file, 0, f"invalid YAML: {err}")) from None
@@ -83,6 +87,10 @@ class _Walker:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag == _BOOL_TAG and node.value.lower() not in ("true", "false"):
+            # YAML 1.1 reads bare on/off/yes/no as booleans; in a home, `power: on` and
+            # `values: [off, heat]` mean the words, as YAML 1.2 says too.
+            return node.value
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as err:

@@ -320,7 +320,7 @@ class MqttConnection:
 
     # --- the connection loop -------------------------------------------------------------
 
-    def _client_for(self, attempt: int) -> aiomqtt.Client:
+    def _client_for(self) -> aiomqtt.Client:
         settings = self.settings
         will = None
         if self._status_topic:
@@ -335,9 +335,11 @@ class MqttConnection:
             identifier=self.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
             will=will,
-            # Start clean once; later attempts resume the session so that messages the
-            # broker queued for us while we were away are delivered.
-            clean_start=attempt == 0,
+            # Always resume: the broker keeps our subscriptions and queues QoS 1 messages
+            # while we are away. mosquitto only writes sessions that were not started
+            # clean to its persistence file, so even the first connect must not be clean
+            # for a command to survive a broker restart.
+            clean_start=False,
             properties=properties,
             tls_params=aiomqtt.TLSParameters(ca_certs=settings.ca_file) if settings.tls else None,
             timeout=self._ack_timeout,
@@ -346,11 +348,9 @@ class MqttConnection:
 
     async def _run(self) -> None:
         failures = 0
-        attempt = 0
         while True:
             try:
-                client = self._client_for(attempt)
-                attempt += 1
+                client = self._client_for()
                 async with client:
                     failures = 0
                     await self._serve(client)

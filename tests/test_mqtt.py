@@ -1,0 +1,204 @@
+"""The MQTT connection against a real mosquitto: settings, status and will, outages, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from sasha.broker import Mosquitto, free_port
+from sasha.errors import ConfigError, OutboxFull
+from sasha.executor import Action, Executor, Result
+from sasha.inventory import Inventory
+from sasha.mqtt import Incoming, MqttConnection, MqttSettings, redact_url, topic_matches
+from sasha.simulator import Simulator
+from sasha.state import StateMirror
+from tests.conftest import fast
+
+
+def test_settings_from_url() -> None:
+    """Parse plain and TLS URLs with credentials and defaults."""
+    plain = MqttSettings.from_url("mqtt://broker.lan")
+    assert (plain.host, plain.port, plain.tls, plain.username, plain.password) == ("broker.lan", 1883, False, None, None)
+    secure = MqttSettings.from_url("mqtts://sasha:p%40ss@broker.lan", ca_file="/etc/ca.pem")
+    assert (secure.port, secure.tls, secure.username, secure.password, secure.ca_file) == (
+        8883,
+        True,
+        "sasha",
+        "p@ss",
+        "/etc/ca.pem",
+    )
+    assert MqttSettings.from_url("mqtt://h:1884").port == 1884
+
+
+@pytest.mark.parametrize("url", ["http://h", "mqtt://", "mqtt://u:hunter2@h:notaport", "broker.lan:1883"])
+def test_bad_urls_are_refused_without_the_password(url: str) -> None:
+    """Refuse a URL that cannot work, and never echo its password."""
+    with pytest.raises(ConfigError) as caught:
+        MqttSettings.from_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_password_never_shows() -> None:
+    """Keep the password out of repr, the printable URL and redacted URLs."""
+    settings = MqttSettings.from_url("mqtt://sasha:hunter2@h:1883")
+    assert "hunter2" not in repr(settings)
+    assert settings.url == "mqtt://sasha:***@h:1883"
+    assert redact_url("mqtt://sasha:hunter2@h") == "mqtt://sasha:***@h"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "expected"),
+    [
+        ("a/b", "a/b", True),
+        ("a/+", "a/b", True),
+        ("a/+", "a/b/c", False),
+        ("a/#", "a/b/c", True),
+        ("a/#", "a", True),
+        ("#", "x/y", True),
+        ("a/+/c", "a/b/c", True),
+        ("a/b", "a/b/c", False),
+        ("a/b/c", "a/b", False),
+    ],
+)
+def test_topic_matches(pattern: str, topic: str, expected: bool) -> None:
+    """Match MQTT wildcards as the broker does."""
+    assert topic_matches(pattern, topic) is expected
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Incoming] = []
+        self._event = asyncio.Event()
+
+    def __call__(self, message: Incoming) -> None:
+        self.messages.append(message)
+        self._event.set()
+
+    async def wait(self, check: Callable[[list[Incoming]], bool], timeout: float = 5) -> None:
+        async with asyncio.timeout(timeout):
+            while not check(self.messages):
+                self._event.clear()
+                await self._event.wait()
+
+
+async def test_publish_and_subscribe(broker: Mosquitto) -> None:
+    """Deliver a QoS 1 message from one connection to another."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    async with fast(settings) as reader, fast(settings) as writer:
+        await reader.subscribe(["t/+"], inbox)
+        await reader.wait_connected(5)
+        assert await writer.publish("t/1", "hello", wait=5)
+        await inbox.wait(lambda m: any(x.payload == b"hello" for x in m))
+        assert inbox.messages[0].topic == "t/1"
+
+
+async def test_status_online_then_offline(broker: Mosquitto) -> None:
+    """Announce online (retained) on connect and offline on a clean stop."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    async with fast(settings) as watcher:
+        await watcher.subscribe(["sasha/status"], inbox)
+        async with fast(settings, status_topic="sasha/status") as link:
+            await link.wait_connected(5)
+            await inbox.wait(lambda m: bool(m) and m[-1].payload == b"online")
+        await inbox.wait(lambda m: m[-1].payload == b"offline")
+
+
+_CRASHER = """
+import asyncio, sys
+from sasha.mqtt import MqttConnection, MqttSettings
+
+async def main():
+    async with MqttConnection(MqttSettings.from_url(sys.argv[1]), status_topic="sasha/status") as link:
+        await link.wait_connected(5)
+        print("connected", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_last_will_says_offline_when_the_process_dies(broker: Mosquitto) -> None:
+    """Let the broker publish the retained will when Sasha is killed without a goodbye."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CRASHER, broker.url, stdout=asyncio.subprocess.PIPE, env={**os.environ}
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(10):
+        assert (await process.stdout.readline()).strip() == b"connected"
+    inbox = _Inbox()
+    async with fast(MqttSettings.from_url(broker.url)) as watcher:
+        await watcher.subscribe(["sasha/status"], inbox)
+        await inbox.wait(lambda m: bool(m) and m[-1].payload == b"online")
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        await inbox.wait(lambda m: m[-1].payload == b"offline")
+    assert inbox.messages[-1].topic == "sasha/status"
+
+
+async def test_outbox_is_bounded_while_the_broker_is_away() -> None:
+    """Hold commands while no broker answers, up to a limit, then refuse clearly."""
+    settings = MqttSettings.from_url(f"mqtt://127.0.0.1:{free_port()}")
+    async with fast(settings, max_outbox=3) as link:
+        futures = [link.publish_nowait("t", b"x") for _ in range(3)]
+        with pytest.raises(OutboxFull):
+            link.publish_nowait("t", b"x")
+        assert link.held == 3
+        assert not any(f.done() for f in futures)
+
+
+async def test_no_password_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log connection failures with the password hidden."""
+    caplog.set_level(logging.DEBUG)
+    settings = MqttSettings.from_url(f"mqtt://sasha:hunter2@127.0.0.1:{free_port()}")
+    async with fast(settings):
+        await asyncio.sleep(0.3)
+    assert "unavailable" in caplog.text
+    assert "hunter2" not in caplog.text
+
+
+async def test_broker_restart_loses_no_command(broker: Mosquitto, home: Inventory) -> None:
+    """Reconnect, re-subscribe and deliver a command issued while the broker was down.
+
+    The simulator reconnects a second later than Sasha, so the held command reaches the
+    broker before its receiver is back: only the broker's persisted session saves it.
+    """
+    settings = MqttSettings.from_url(broker.url)
+    slow = MqttConnection(settings, reconnect_min=1.5, reconnect_max=1.5)
+    async with slow as sim_link, fast(settings) as link:
+        simulator = Simulator(home, sim_link, seed=1)
+        await simulator.attach()
+        mirror = StateMirror(home)
+        await mirror.attach(link)
+        executor = Executor(home, link, mirror, ack_wait=0.5)
+        await link.wait_connected(5)
+        await sim_link.wait_connected(5)
+        assert await mirror.wait_for("bedroom_light", {"power": "off"}, timeout=5)
+        await broker.stop()
+        await asyncio.sleep(0.2)
+        assert not link.connected
+        # Issued during the outage: held in the outbox, and reported as such.
+        [outcome] = await executor.execute([Action("bedroom_light", {"power": "on", "brightness": 42})])
+        assert outcome.result is Result.PUBLISHED
+        assert outcome.held
+        assert link.held == 1
+        await broker.start()
+        await link.wait_connected(5)
+        assert link.connects == 2
+        assert await mirror.wait_for("bedroom_light", {"power": "on", "brightness": 42}, timeout=10)
+        assert simulator.values("bedroom_light")["brightness"] == 42
+        assert sim_link.connects == 2
+        assert link.held == 0
+        # Subscriptions are back on both sides: a new command and a sensor change flow through.
+        [outcome] = await executor.execute([Action("hallway_light", {"power": "on"})])
+        assert not outcome.held
+        assert await mirror.wait_for("hallway_light", {"power": "on"}, timeout=5)
+        simulator.set_values("bathroom_humidity", {"humidity": 77})
+        assert await mirror.wait_for("bathroom_humidity", {"humidity": 77}, timeout=5)
