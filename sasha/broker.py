@@ -55,6 +55,7 @@ class Mosquitto:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            "set_tcp_nodelay true\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "log_dest stderr\n"

@@ -49,7 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url")}
-    err_console = Console(stderr=True)
     try:
         settings = config.load(flags, config_file=args.config)
         home = inventory.from_file(settings.devices)
@@ -60,16 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from sasha.demo import walkthrough  # noqa: PLC0415  (keeps `sasha check` light)
 
-            return _run_until_signal(walkthrough(home, Console()))
+            return _run_until_signal(walkthrough(home, _console()))
     except InventoryError as err:
-        for problem in err.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
+        # One unwrapped `file:line: problem` per line, so editors and grep can jump to it.
+        sys.stderr.writelines(f"{problem}\n" for problem in err.problems)
         return 1
     except ConfigError as err:
-        err_console.print(f"configuration error: {err}", markup=False, highlight=False)
+        sys.stderr.write(f"configuration error: {err}\n")
         return 2
     except SashaError as err:
-        err_console.print(f"error: {err}", markup=False, highlight=False)
+        sys.stderr.write(f"error: {err}\n")
         return 1
     return 2
 
@@ -103,8 +102,16 @@ def describe(capability: Capability) -> str:
     return f"{capability.name}{f' ({unit})' if unit else ''}" + ("" if capability.writable else " ro")
 
 
-def _check(home: Inventory, path: Path) -> int:
+def _console() -> Console:
     console = Console()
+    if not console.is_terminal:
+        # Piped into a file or grep: do not squeeze tables into 80 columns.
+        console = Console(width=200)
+    return console
+
+
+def _check(home: Inventory, path: Path) -> int:
+    console = _console()
     table = Table(title=f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})")
     for column in ("room", "device", "name", "type", "protocol", "capabilities"):
         table.add_column(column)
@@ -125,7 +132,7 @@ async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, 
     async with MqttConnection(mqtt, client_id=f"sasha-sim-{home.home.base_topic}") as connection:
         simulator = Simulator(home, connection, seed=seed)
         await simulator.attach()
-        print(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops", file=sys.stderr)  # noqa: T201
+        sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")
         await simulator.run_physics(tick)
     return 0
 

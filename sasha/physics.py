@@ -120,7 +120,8 @@ def step(inventory: Inventory, state: State, seconds: float, rng: random.Random)
             readings = [float(state[d.id]["temperature"]) for d in sensors]
             current = sum(readings) / len(readings)
             target, tau = _room_target(devices, state, current)
-            new = round(_approach(current, target, seconds, tau), 1)
+            # Two decimals: coarser rounding would stall a slow approach at every step.
+            new = round(_approach(current, target, seconds, tau), 2)
             for device in sensors:
                 change(device.id, "temperature", new)
         fan_on = any(d.type is DeviceType.FAN and state[d.id].get("power") == "on" for d in devices)

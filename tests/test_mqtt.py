@@ -24,7 +24,13 @@ from tests.conftest import fast
 def test_settings_from_url() -> None:
     """Parse plain and TLS URLs with credentials and defaults."""
     plain = MqttSettings.from_url("mqtt://broker.lan")
-    assert (plain.host, plain.port, plain.tls, plain.username, plain.password) == ("broker.lan", 1883, False, None, None)
+    assert (plain.host, plain.port, plain.tls, plain.username, plain.password) == (
+        "broker.lan",
+        1883,
+        False,
+        None,
+        None,
+    )
     secure = MqttSettings.from_url("mqtts://sasha:p%40ss@broker.lan", ca_file="/etc/ca.pem")
     assert (secure.port, secure.tls, secure.username, secure.password, secure.ca_file) == (
         8883,

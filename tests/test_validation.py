@@ -135,7 +135,9 @@ def test_any_value_is_accepted_within_bounds_or_refused(target: tuple[str, str],
 
 
 @given(
-    target=st.sampled_from([(d.id, n) for d in HOME.devices.values() for n, c in d.capabilities.items() if c.writable and c.info.ranged]),
+    target=st.sampled_from(
+        [(d.id, n) for d in HOME.devices.values() for n, c in d.capabilities.items() if c.writable and c.info.ranged]
+    ),
     fraction=st.floats(min_value=0, max_value=1),
 )
 def test_every_in_range_value_is_accepted(target: tuple[str, str], fraction: float) -> None:

@@ -1,0 +1,117 @@
+"""Measure executor → broker → simulated device → state topic → state mirror.
+
+Prints commands per second and p50/p99 latency for 1,000 commands against a local
+mosquitto (a private one on a free port unless --mqtt-url is given).
+
+    .venv/bin/python bench/mqtt_roundtrip.py [--commands 1000] [--mqtt-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections import defaultdict
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from sasha import inventory
+from sasha.broker import Mosquitto
+from sasha.executor import Action, Executor, Result
+from sasha.inventory import Device
+from sasha.mqtt import MqttConnection, MqttSettings
+from sasha.simulator import Simulator
+from sasha.state import StateMirror
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _level(device: Device, i: int, current: object) -> int:
+    cap = device.capabilities["brightness"]
+    low, high = int(cap.min or 0), int(cap.max or 100)
+    level = low + (i * 7) % (high - low + 1)
+    if current == level:
+        level = low if level != low else high
+    return level
+
+
+async def _one_at_a_time(
+    executor: Executor, mirror: StateMirror, dimmable: list[Device], commands: int
+) -> tuple[float, list[float], dict[str, list[float]]]:
+    """Send a command, wait for the device's state, repeat: the latency a user feels."""
+    latencies: list[float] = []
+    by_protocol: dict[str, list[float]] = defaultdict(list)
+    start = time.perf_counter()
+    for i in range(commands):
+        device = dimmable[i % len(dimmable)]
+        level = _level(device, i, mirror.values(device.id).get("brightness"))
+        began = time.perf_counter()
+        [outcome] = await executor.execute([Action(device.id, {"brightness": level})], remember=False)
+        assert outcome.result is Result.PUBLISHED, outcome.error
+        assert await mirror.wait_for(device.id, {"brightness": level}, timeout=5), device.id
+        elapsed = (time.perf_counter() - began) * 1000
+        latencies.append(elapsed)
+        by_protocol[device.protocol.value].append(elapsed)
+    return time.perf_counter() - start, latencies, by_protocol
+
+
+async def _batched(executor: Executor, mirror: StateMirror, dimmable: list[Device], commands: int) -> float:
+    """Send one command per light at once, wait for all states, repeat: how fast the pipeline drains."""
+    start = time.perf_counter()
+    sent = 0
+    while sent < commands:
+        batch = [
+            Action(d.id, {"brightness": _level(d, sent + k, mirror.values(d.id).get("brightness"))})
+            for k, d in enumerate(dimmable[: commands - sent])
+        ]
+        outcomes = await executor.execute(batch, remember=False)
+        assert all(o.result is Result.PUBLISHED for o in outcomes)
+        for action in batch:
+            assert await mirror.wait_for(action.device, action.set, timeout=5)
+        sent += len(batch)
+    return time.perf_counter() - start
+
+
+async def main(commands: int, url: str | None) -> None:
+    """Run the benchmark and print the figures."""
+    home = inventory.from_file(ROOT / "devices.yaml")
+    dimmable = [d for d in home.devices.values() if "brightness" in d.capabilities]
+    async with AsyncExitStack() as stack:
+        if url is None:
+            url = (await stack.enter_async_context(Mosquitto())).url
+        settings = MqttSettings.from_url(url)
+        sim_link = await stack.enter_async_context(MqttConnection(settings))
+        link = await stack.enter_async_context(MqttConnection(settings))
+        simulator = Simulator(home, sim_link, seed=1)
+        await simulator.attach()
+        mirror = StateMirror(home)
+        await mirror.attach(link)
+        executor = Executor(home, link, mirror)
+        await link.wait_connected(5)
+        await sim_link.wait_connected(5)
+        for device in dimmable:
+            assert await mirror.wait_for(device.id, simulator.values(device.id), timeout=10)
+        sequential, ms, by_protocol = await _one_at_a_time(executor, mirror, dimmable, commands)
+        batched = await _batched(executor, mirror, dimmable, commands)
+
+    print(f"commands: {commands} across {len(dimmable)} dimmable lights, 4 protocols")
+    print(f"one at a time: {commands / sequential:,.0f} commands/s")
+    print(f"  executor→state latency: p50 {_percentile(ms, 0.5):.2f} ms, p99 {_percentile(ms, 0.99):.2f} ms,")
+    print(f"  mean {statistics.mean(ms):.2f} ms, max {max(ms):.2f} ms")
+    for protocol, values in sorted(by_protocol.items()):
+        print(f"  {protocol:14} p50 {_percentile(values, 0.5):.2f} ms  p99 {_percentile(values, 0.99):.2f} ms")
+    print(f"batched ({len(dimmable)} lights at once): {commands / batched:,.0f} commands/s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=1000)
+    parser.add_argument("--mqtt-url", default=None)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.commands, arguments.mqtt_url))

@@ -1,0 +1,124 @@
+"""The command line: `sasha check`, settings precedence, and the console script."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sasha import config
+from sasha.broker import Mosquitto
+from sasha.cli import main
+from sasha.errors import ConfigError
+from sasha.executor import Action, Executor
+from sasha.inventory import Inventory
+from sasha.mqtt import MqttSettings
+from sasha.state import StateMirror
+from tests.conftest import EXAMPLE, ROOT, fast
+
+
+def test_check_prints_the_home(capsys: pytest.CaptureFixture[str]) -> None:
+    """Print every device with its room, protocol and capabilities."""
+    assert main(["check", "--devices", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "37 devices in 8 rooms" in out
+    assert "front_door" in out
+    assert "target_temperature 5-30°C step 0.5" in out
+    assert "zigbee2mqtt" in out
+
+
+def test_check_reports_problems_by_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Print `file:line: problem` for each problem and exit 1."""
+    broken = tmp_path / "devices.yaml"
+    text = EXAMPLE.read_text().replace("room: kitchen\n    type: oven", "room: cellar\n    type: oven")
+    broken.write_text(text.replace("brightness: {min: 5, max: 100}", "brightness: {min: 5, max: 120}"))
+    assert main(["check", "--devices", str(broken)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert any(line.startswith(f"{broken}:") and "unknown room 'cellar'" in line for line in err)
+    assert any("bathroom_light': brightness.max 120 is above 100" in line for line in err)
+
+
+def test_check_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Say the file cannot be read."""
+    assert main(["check", "--devices", str(tmp_path / "none.yaml")]) == 1
+    assert "cannot read file" in capsys.readouterr().err
+
+
+def test_console_script() -> None:
+    """Run the installed `sasha` entry point."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sasha", "check", "--devices", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Demo home" in done.stdout
+
+
+def test_settings_precedence(tmp_path: Path) -> None:
+    """Let flags beat the environment, and the environment beat the file."""
+    file = tmp_path / "sasha.yaml"
+    file.write_text("devices: from-file.yaml\nmodel: file-model\nconfirm: always\n")
+    environ = {"SASHA_MODEL": "env-model", "SASHA_CONFIRM": "never"}
+    settings = config.load({"confirm": "sensitive", "devices": None}, environ=environ, config_file=file)
+    assert settings.devices == Path("from-file.yaml")
+    assert settings.model == "env-model"
+    assert settings.confirm == "sensitive"
+    assert config.load(environ={}).mqtt_url == "mqtt://localhost:1883"
+    assert config.load(environ={"SASHA_CONFIG": str(file)}).model == "file-model"
+
+
+def test_settings_errors_name_the_line(tmp_path: Path) -> None:
+    """Report a bad setting in the file with its line."""
+    file = tmp_path / "sasha.yaml"
+    file.write_text("model: x\nconfirm: sometimes\n")
+    with pytest.raises(ConfigError, match=r"sasha\.yaml:2: confirm"):
+        config.load(environ={}, config_file=file)
+    file.write_text("modle: x\n")
+    with pytest.raises(ConfigError, match=r"sasha\.yaml:1: modle: unknown setting"):
+        config.load(environ={}, config_file=file)
+
+
+def test_settings_hide_the_mqtt_password() -> None:
+    """Keep the password out of the settings' repr and out of URL errors."""
+    settings = config.load(environ={"SASHA_MQTT_URL": "mqtt://u:hunter2@broker:1883"})
+    assert "hunter2" not in repr(settings)
+    assert settings.mqtt().password == "hunter2"
+    with pytest.raises(ConfigError) as caught:
+        config.load(environ={"SASHA_MQTT_URL": "http://u:hunter2@broker"})
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_sim_command_runs_the_home(broker: Mosquitto, home: Inventory) -> None:
+    """Run `sasha sim` as a process: it answers commands and stops cleanly on SIGTERM."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sasha", "sim", "--mqtt-url", broker.url, "--devices", str(EXAMPLE), cwd=ROOT
+    )
+    try:
+        mirror = StateMirror(home)
+        async with fast(MqttSettings.from_url(broker.url)) as link:
+            await mirror.attach(link)
+            assert await mirror.wait_for("front_door", {"lock": "locked"}, timeout=10)
+            executor = Executor(home, link, mirror)
+            await executor.execute([Action("garage_door", {"position": 100})])
+            assert await mirror.wait_for("garage_door", {"position": 100}, timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            assert await process.wait() == 0
+
+
+def test_demo_walks_through_the_home() -> None:
+    """Run `sasha demo` end to end on its own private broker."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sasha", "demo"], capture_output=True, text=True, check=False, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Private MQTT broker at mqtt://127.0.0.1:" in done.stdout
+    assert "there is no device 'coffee_machine'" in " ".join(done.stdout.split())

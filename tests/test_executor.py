@@ -1,0 +1,98 @@
+"""The executor: only valid commands reach the broker; undo restores what was there."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sasha.broker import free_port
+from sasha.executor import Action, Executor, Result
+from sasha.inventory import Inventory
+from sasha.mqtt import Incoming, MqttSettings
+from sasha.state import StateMirror
+from tests.conftest import Rig, fast
+
+
+async def test_nothing_invalid_reaches_the_broker(rig: Rig) -> None:
+    """Skip invalid actions with the reason, publish the valid one, and send nothing else."""
+    seen: list[Incoming] = []
+    async with fast(MqttSettings.from_url(rig.broker.url)) as spy:
+        await spy.subscribe(["#"], seen.append)
+        await spy.wait_connected(5)
+        await asyncio.sleep(0.3)  # retained states arrive first; they are not commands
+        seen.clear()
+        outcomes = await rig.executor.execute(
+            [
+                Action("coffee_machine", {"power": "on"}, "hallucinated"),
+                Action("bathroom_humidity", {"humidity": 10}, "sensor"),
+                Action("living_room_lamp", {"brightness": 500}, "out of range"),
+                Action("living_room_lamp", {"colour": "red"}, "unknown capability"),
+                Action("front_door", {"lock": "open"}, "not a lock word"),
+                Action("living_room_lamp", {"power": "on", "brightness": 500}, "half valid"),
+                Action("bedroom_light", {"power": "on", "brightness": 25}, "valid"),
+            ]
+        )
+        assert [o.result for o in outcomes] == [Result.SKIPPED] * 6 + [Result.PUBLISHED]
+        assert "no device 'coffee_machine'" in (outcomes[0].error or "")
+        assert "sensor reading" in (outcomes[1].error or "")
+        assert all(o.error for o in outcomes[:6])
+        assert await rig.mirror.wait_for("bedroom_light", {"power": "on", "brightness": 25}, timeout=5)
+        await asyncio.sleep(0.2)
+    commands = [m.topic for m in seen if m.topic.endswith("/set") or m.topic.startswith("cmnd/")]
+    assert commands == ["zigbee2mqtt/bedroom_light/set"]
+
+
+async def test_undo_restores_previous_values(rig: Rig) -> None:
+    """Put back exactly what the last batch replaced, across protocols."""
+    before = {d: rig.mirror.values(d) for d in ("living_room_lamp", "hallway_light", "bedroom_fan")}
+    outcomes = await rig.executor.execute(
+        [
+            Action("living_room_lamp", {"power": "on", "brightness": 10}),
+            Action("hallway_light", {"power": "on", "brightness": 90}),
+            Action("bedroom_fan", {"power": "on", "fan_speed": 70}),
+        ]
+    )
+    assert all(o.result is Result.PUBLISHED for o in outcomes)
+    assert await rig.mirror.wait_for("bedroom_fan", {"fan_speed": 70}, timeout=5)
+    assert await rig.mirror.wait_for("hallway_light", {"brightness": 90}, timeout=5)
+    assert rig.executor.can_undo
+    undone = await rig.executor.undo()
+    assert {o.action.device for o in undone} == set(before)
+    assert all(o.result is Result.PUBLISHED for o in undone)
+    for device_id, values in before.items():
+        wanted = {k: v for k, v in values.items() if k in ("power", "brightness", "fan_speed")}
+        assert await rig.mirror.wait_for(device_id, wanted, timeout=5), (device_id, rig.mirror.values(device_id))
+    assert not rig.executor.can_undo
+    assert await rig.executor.undo() == []
+
+
+async def test_undo_goes_back_one_batch_at_a_time(rig: Rig) -> None:
+    """Undo the most recent batch first."""
+    await rig.executor.execute([Action("office_light", {"brightness": 20})])
+    assert await rig.mirror.wait_for("office_light", {"brightness": 20}, timeout=5)
+    await rig.executor.execute([Action("office_light", {"brightness": 60})])
+    assert await rig.mirror.wait_for("office_light", {"brightness": 60}, timeout=5)
+    await rig.executor.undo()
+    assert await rig.mirror.wait_for("office_light", {"brightness": 20}, timeout=5)
+    await rig.executor.undo()
+    assert await rig.mirror.wait_for("office_light", {"brightness": 80}, timeout=5)
+
+
+async def test_undo_says_what_it_cannot_restore(rig: Rig) -> None:
+    """Report a value that was never seen instead of guessing it."""
+    blind = Executor(rig.home, rig.link, StateMirror(rig.home))
+    await blind.execute([Action("garage_light", {"power": "on"})])
+    [outcome] = await blind.undo()
+    assert outcome.result is Result.SKIPPED
+    assert "never reported" in (outcome.error or "")
+
+
+async def test_a_full_outbox_fails_the_action(home: Inventory) -> None:
+    """Report `failed` when the broker has been away so long that the outbox is full."""
+    async with fast(MqttSettings.from_url(f"mqtt://127.0.0.1:{free_port()}"), max_outbox=1) as link:
+        executor = Executor(home, link, StateMirror(home), ack_wait=0.1)
+        first, second = await executor.execute(
+            [Action("living_room_lamp", {"power": "on"}), Action("office_light", {"power": "on"})]
+        )
+    assert (first.result, first.held) == (Result.PUBLISHED, True)
+    assert second.result is Result.FAILED
+    assert "waiting for the broker" in (second.error or "")
