@@ -29,7 +29,7 @@ demo: $(STAMP) mosquitto
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/mypy --strict sasha
 
 test: lint mosquitto
 	$(BIN)/pytest

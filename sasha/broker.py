@@ -41,7 +41,8 @@ def free_port() -> int:
 class Mosquitto:
     """Run mosquitto with persistence in a temporary folder; stop and start it at will."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: tuple[Path, Path] | None = None) -> None:
+        """Prepare a broker; `tls` is (certificate, key) to serve mqtts:// instead."""
         binary = find_mosquitto()
         if binary is None:
             raise SashaError("mosquitto is not installed (Debian/Ubuntu: apt-get install mosquitto)")
@@ -52,8 +53,17 @@ class Mosquitto:
         # mosquitto drops root privileges, so everything it reads or writes must be open to it.
         folder.chmod(0o777)
         self.config = folder / "mosquitto.conf"
+        self.tls = tls is not None
+        tls_lines = ""
+        if tls is not None:
+            for source in tls:
+                copy = folder / source.name
+                copy.write_bytes(source.read_bytes())
+                copy.chmod(0o644)  # readable after mosquitto drops root; test keys only
+            tls_lines = f"certfile {folder / tls[0].name}\nkeyfile {folder / tls[1].name}\n"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            f"{tls_lines}"
             "allow_anonymous true\n"
             "set_tcp_nodelay true\n"
             "persistence true\n"
@@ -68,7 +78,7 @@ class Mosquitto:
     @property
     def url(self) -> str:
         """Return the broker's URL."""
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
         """Start the broker and wait until it accepts connections."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -77,8 +76,8 @@ def _run_until_signal(job: Coroutine[Any, Any, int]) -> int:
     async def runner() -> int:
         task = asyncio.ensure_future(job)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
+        if sys.platform != "win32":  # Windows' event loop has no signal handlers; Ctrl-C still works
+            for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, task.cancel)
         try:
             result: int = await task

@@ -80,46 +80,48 @@ class Executor:
 
     async def execute(self, actions: Sequence[Action], *, remember: bool = True) -> list[Outcome]:
         """Publish each valid action; the batch can be undone later when `remember` is set."""
-        prepared: list[tuple[Action, list[asyncio.Future[None]], _UndoStep]] = []
-        outcomes: dict[int, Outcome] = {}
-        for index, action in enumerate(actions):
+        outcomes: list[Outcome] = []
+        sent: list[tuple[int, list[asyncio.Future[None]]]] = []
+        undo: list[_UndoStep] = []
+        for action in actions:
             checked = validate(self._inventory, action.device, action.set)
             if not checked.ok:
                 problems = "; ".join(p.message for p in checked.problems)
-                outcomes[index] = Outcome(action, Result.SKIPPED, problems)
+                outcomes.append(Outcome(action, Result.SKIPPED, problems))
                 continue
             device = self._inventory.devices[checked.device]
             normalised = Action(device.id, checked.values, action.reason)
-            before = self._mirror.values(device.id)
-            step = _UndoStep(
-                device.id,
-                {n: before[n] for n in checked.values if n in before},
-                tuple(n for n in checked.values if n not in before),
-            )
             try:
                 futures = [
                     self._connection.publish_nowait(m.topic, m.payload, retain=m.retain)
                     for m in adapter_for(device).encode_command(device, checked.values)
                 ]
             except OutboxFull as err:
-                outcomes[index] = Outcome(normalised, Result.FAILED, str(err))
+                outcomes.append(Outcome(normalised, Result.FAILED, str(err)))
                 continue
-            prepared.append((normalised, futures, step))
-            outcomes[index] = Outcome(normalised, Result.PUBLISHED)
+            before = self._mirror.values(device.id)
+            undo.append(
+                _UndoStep(
+                    device.id,
+                    {n: before[n] for n in checked.values if n in before},
+                    tuple(n for n in checked.values if n not in before),
+                )
+            )
+            sent.append((len(outcomes), futures))
+            outcomes.append(Outcome(normalised, Result.PUBLISHED))
 
-        # All commands are queued before any wait, so a batch goes out back to back.
-        all_futures = [f for _, futures, _ in prepared for f in futures]
-        if all_futures:
-            _, pending = await asyncio.wait(all_futures, timeout=self._ack_wait)
+        # Everything is queued before the first wait, so a batch goes out back to back.
+        futures = [f for _, fs in sent for f in fs]
+        if futures:
+            _, pending = await asyncio.wait(futures, timeout=self._ack_wait)
             if pending:
                 _LOGGER.warning("%d commands are held until the broker is back", len(pending))
-            for index, outcome in list(outcomes.items()):
-                for action, futures, _ in prepared:
-                    if outcome.action is action and any(f in pending for f in futures):
-                        outcomes[index] = Outcome(action, Result.PUBLISHED, None, held=True)
-        if remember and prepared:
-            self._undo.append([step for _, _, step in prepared])
-        return [outcomes[i] for i in range(len(actions))]
+            for index, fs in sent:
+                if any(f in pending for f in fs):
+                    outcomes[index] = Outcome(outcomes[index].action, Result.PUBLISHED, held=True)
+        if remember and undo:
+            self._undo.append(undo)
+        return outcomes
 
     @property
     def can_undo(self) -> bool:

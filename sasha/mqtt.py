@@ -150,7 +150,10 @@ class MqttConnection:
         self._ack_timeout = ack_timeout
         self._outbox: collections.deque[_Outgoing] = collections.deque()
         self._wakeup = asyncio.Event()
-        self._handlers: list[tuple[str, Handler]] = []
+        # Exact topics are looked up, only wildcard filters are matched one by one: a large
+        # home subscribes thousands of state topics and every message would scan them all.
+        self._exact: dict[str, list[Handler]] = {}
+        self._wildcards: list[tuple[str, Handler]] = []
         self._filters: dict[str, int] = {}
         self._on_connect: list[OnConnect] = []
         self._client: aiomqtt.Client | None = None
@@ -213,7 +216,10 @@ class MqttConnection:
         """Deliver messages matching `filters` to `handler`, now and after every reconnect."""
         new = []
         for pattern in filters:
-            self._handlers.append((pattern, handler))
+            if "+" in pattern or "#" in pattern:
+                self._wildcards.append((pattern, handler))
+            else:
+                self._exact.setdefault(pattern, []).append(handler)
             if pattern not in self._filters:
                 self._filters[pattern] = qos
                 new.append(pattern)
@@ -235,13 +241,14 @@ class MqttConnection:
         response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
         incoming = Incoming(message.topic.value, bytes(payload), message.retain, response_topic, correlation)
-        for pattern, handler in self._handlers:
-            if topic_matches(pattern, incoming.topic):
-                try:
-                    handler(incoming)
-                except Exception:
-                    # One faulty handler must not stop the connection for everyone else.
-                    _LOGGER.exception("handler for %s failed on a message to %s", pattern, incoming.topic)
+        handlers = list(self._exact.get(incoming.topic, ()))
+        handlers += [h for pattern, h in self._wildcards if topic_matches(pattern, incoming.topic)]
+        for handler in handlers:
+            try:
+                handler(incoming)
+            except Exception:
+                # One faulty handler must not stop the connection for everyone else.
+                _LOGGER.exception("a handler failed on a message to %s", incoming.topic)
 
     # --- publishing --------------------------------------------------------------------
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +211,68 @@ async def test_broker_restart_loses_no_command(broker: Mosquitto, home: Inventor
         assert await mirror.wait_for("hallway_light", {"power": "on"}, timeout=5)
         simulator.set_values("bathroom_humidity", {"humidity": 77})
         assert await mirror.wait_for("bathroom_humidity", {"humidity": 77}, timeout=5)
+
+
+def _make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """Make a throwaway CA and a server certificate for 127.0.0.1 with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
+    key, request, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    extensions = folder / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    sign = ["-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-days", "1", "-extfile", extensions]
+    for command in (
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_cert, "-days", "1", "-subj", "/CN=Sasha test CA"],
+        [openssl, "req", *ec, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+        [openssl, "x509", "-req", "-in", request, *sign, "-out", cert],
+    ):
+        subprocess.run([str(c) for c in command], check=True, capture_output=True)
+    return ca_cert, cert, key
+
+
+_UNTRUSTING = """
+import asyncio, sys
+from sasha.mqtt import MqttConnection, MqttSettings
+
+async def main():
+    async with MqttConnection(MqttSettings.from_url(sys.argv[1]), reconnect_min=0.05) as link:
+        try:
+            await link.wait_connected(1)
+        except TimeoutError:
+            print("refused")
+        else:
+            print("connected")
+
+asyncio.run(main())
+"""
+
+
+async def test_tls_with_a_ca_file(tmp_path: Path) -> None:
+    """Connect over mqtts:// trusting a given CA, and refuse a broker the CA did not sign."""
+    ca_cert, cert, key = _make_certificates(tmp_path)
+    async with Mosquitto(tls=(cert, key)) as broker:
+        assert broker.url.startswith("mqtts://")
+        settings = MqttSettings.from_url(broker.url, ca_file=str(ca_cert))
+        inbox = _Inbox()
+        async with fast(settings) as reader, fast(settings) as writer:
+            await reader.subscribe(["secure/#"], inbox)
+            await reader.wait_connected(5)
+            assert await writer.publish("secure/x", b"over tls", wait=5)
+            await inbox.wait(lambda m: any(x.payload == b"over tls" for x in m))
+        # Without our CA the system store does not trust the broker. This runs in its own
+        # process because paho-mqtt 2.x leaks the socket of a failed TLS handshake.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-W",
+            "ignore::ResourceWarning",
+            "-c",
+            _UNTRUSTING,
+            broker.url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await process.communicate()
+        assert out.strip() == b"refused"
