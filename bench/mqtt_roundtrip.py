@@ -20,9 +20,9 @@ from sasha import inventory
 from sasha.broker import Mosquitto
 from sasha.executor import Action, Executor, Result
 from sasha.inventory import Device
-from sasha.mqtt import MqttConnection, MqttSettings
-from sasha.simulator import Simulator
+from sasha.mqtt import MqttSettings
 from sasha.state import StateMirror
+from sasha.testbed import simulated_home
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,18 +85,8 @@ async def main(commands: int, url: str | None) -> None:
     async with AsyncExitStack() as stack:
         if url is None:
             url = (await stack.enter_async_context(Mosquitto())).url
-        settings = MqttSettings.from_url(url)
-        sim_link = await stack.enter_async_context(MqttConnection(settings))
-        link = await stack.enter_async_context(MqttConnection(settings))
-        simulator = Simulator(home, sim_link, seed=1)
-        await simulator.attach()
-        mirror = StateMirror(home)
-        await mirror.attach(link)
-        executor = Executor(home, link, mirror)
-        await link.wait_connected(5)
-        await sim_link.wait_connected(5)
-        for device in dimmable:
-            assert await mirror.wait_for(device.id, simulator.values(device.id), timeout=10)
+        bed = await stack.enter_async_context(simulated_home(home, MqttSettings.from_url(url)))
+        executor, mirror = bed.executor, bed.mirror
         sequential, ms, by_protocol = await _one_at_a_time(executor, mirror, dimmable, commands)
         batched = await _batched(executor, mirror, dimmable, commands)
 

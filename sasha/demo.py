@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sasha.broker import Mosquitto
-from sasha.executor import Action, Executor, Result
+from sasha.executor import Action, Result
 from sasha.inventory import Inventory
-from sasha.mqtt import MqttConnection, MqttSettings
-from sasha.simulator import Simulator
-from sasha.state import StateMirror
+from sasha.mqtt import MqttSettings
+from sasha.testbed import simulated_home
 
 _STEPS: list[tuple[str, list[Action]]] = [
     (
@@ -54,16 +53,8 @@ async def walkthrough(home: Inventory, console: Console) -> int:
         settings = MqttSettings.from_url(broker.url)
         console.print(f"[bold]Private MQTT broker[/bold] at {broker.url}")
         console.print(f"  watch it:  mosquitto_sub -h 127.0.0.1 -p {broker.port} -t '#' -v\n")
-        async with (
-            MqttConnection(settings, client_id="sasha-demo-sim") as sim_link,
-            MqttConnection(settings, client_id="sasha-demo", status_topic="sasha/status") as link,
-        ):
-            simulator = Simulator(home, sim_link, seed=1)
-            await simulator.attach()
-            mirror = StateMirror(home)
-            await mirror.attach(link)
-            executor = Executor(home, link, mirror)
-            await link.wait_connected(5)
+        async with simulated_home(home, settings) as bed:
+            executor, mirror = bed.executor, bed.mirror
             for title, actions in _STEPS:
                 console.rule(title)
                 table = Table("device", "protocol", "asked", "result", "device now reports")

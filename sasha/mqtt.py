@@ -182,7 +182,7 @@ class MqttConnection:
         if self._outbox and self._connected.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(flush_timeout):
-                    await asyncio.gather(*(item.done for item in list(self._outbox)), return_exceptions=True)
+                    await self.flush()
         client = self._client
         if client is not None and self._status_topic:
             # The will only fires on an unclean disconnect; a clean stop says it itself.
@@ -291,6 +291,10 @@ class MqttConnection:
         except TimeoutError:
             return False
         return True
+
+    async def flush(self) -> None:
+        """Wait until every message queued so far has been acknowledged by the broker."""
+        await asyncio.gather(*(asyncio.shield(item.done) for item in list(self._outbox)), return_exceptions=True)
 
     @property
     def held(self) -> int:

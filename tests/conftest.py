@@ -15,6 +15,7 @@ from sasha.inventory import Inventory
 from sasha.mqtt import MqttConnection, MqttSettings
 from sasha.simulator import Simulator
 from sasha.state import StateMirror
+from sasha.testbed import simulated_home
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "devices.yaml"
@@ -52,7 +53,7 @@ def fast(
 
 @dataclass
 class Rig:
-    """A simulated home on a broker, with the assistant's side wired to it."""
+    """A simulated home on a private broker, with the assistant's side wired to it."""
 
     broker: Mosquitto
     home: Inventory
@@ -67,15 +68,5 @@ class Rig:
 async def rig(broker: Mosquitto, home: Inventory) -> AsyncIterator[Rig]:
     """Run the simulator and the assistant's connection, mirror and executor."""
     settings = MqttSettings.from_url(broker.url)
-    async with fast(settings, client_id="test-sim") as sim_link, fast(settings, client_id="test-sasha") as link:
-        simulator = Simulator(home, sim_link, seed=7)
-        await simulator.attach()
-        mirror = StateMirror(home)
-        await mirror.attach(link)
-        executor = Executor(home, link, mirror, ack_wait=2.0)
-        await sim_link.wait_connected(5)
-        await link.wait_connected(5)
-        # The mirror has the home once every device's retained state came in.
-        for device_id in home.devices:
-            assert await mirror.wait_for(device_id, simulator.values(device_id), timeout=5), device_id
-        yield Rig(broker, home, simulator, mirror, executor, link, sim_link)
+    async with simulated_home(home, settings, seed=7, ack_wait=2.0, reconnect_min=0.05, reconnect_max=0.5) as bed:
+        yield Rig(broker, home, bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link)

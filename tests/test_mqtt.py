@@ -16,11 +16,10 @@ import pytest
 
 from sasha.broker import Mosquitto, free_port
 from sasha.errors import ConfigError, OutboxFull
-from sasha.executor import Action, Executor, Result
+from sasha.executor import Action, Result
 from sasha.inventory import Inventory
-from sasha.mqtt import Incoming, MqttConnection, MqttSettings, redact_url, topic_matches
-from sasha.simulator import Simulator
-from sasha.state import StateMirror
+from sasha.mqtt import Incoming, MqttSettings, redact_url, topic_matches
+from sasha.testbed import simulated_home
 from tests.conftest import fast
 
 
@@ -176,19 +175,15 @@ async def test_no_password_in_logs(caplog: pytest.LogCaptureFixture) -> None:
 async def test_broker_restart_loses_no_command(broker: Mosquitto, home: Inventory) -> None:
     """Reconnect, re-subscribe and deliver a command issued while the broker was down.
 
-    The simulator reconnects a second later than Sasha, so the held command reaches the
-    broker before its receiver is back: only the broker's persisted session saves it.
+    The simulator waits 1.5-3 s before reconnecting and Sasha at most 0.2 s, so the held
+    command reaches the broker before its receiver is back: only the broker's persisted
+    session for the simulator saves it.
     """
     settings = MqttSettings.from_url(broker.url)
-    slow = MqttConnection(settings, reconnect_min=1.5, reconnect_max=1.5)
-    async with slow as sim_link, fast(settings) as link:
-        simulator = Simulator(home, sim_link, seed=1)
-        await simulator.attach()
-        mirror = StateMirror(home)
-        await mirror.attach(link)
-        executor = Executor(home, link, mirror, ack_wait=0.5)
-        await link.wait_connected(5)
-        await sim_link.wait_connected(5)
+    async with simulated_home(
+        home, settings, ack_wait=0.5, reconnect_min=0.05, reconnect_max=0.2, sim_reconnect_min=3
+    ) as bed:
+        simulator, mirror, executor, link, sim_link = bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link
         assert await mirror.wait_for("bedroom_light", {"power": "off"}, timeout=5)
         await broker.stop()
         await asyncio.sleep(0.2)
@@ -201,6 +196,9 @@ async def test_broker_restart_loses_no_command(broker: Mosquitto, home: Inventor
         await broker.start()
         await link.wait_connected(5)
         assert link.connects == 2
+        async with asyncio.timeout(2):
+            await link.flush()  # the broker takes the command...
+        assert not sim_link.connected  # ...while the simulator was still away
         assert await mirror.wait_for("bedroom_light", {"power": "on", "brightness": 42}, timeout=10)
         assert simulator.values("bedroom_light")["brightness"] == 42
         assert sim_link.connects == 2
