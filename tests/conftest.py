@@ -12,6 +12,8 @@ from sasha import inventory
 from sasha.broker import Mosquitto
 from sasha.executor import Executor
 from sasha.inventory import Inventory
+from sasha.llm.client import ModelSettings
+from sasha.llm.scripted import ScriptedModel
 from sasha.mqtt import MqttConnection, MqttSettings
 from sasha.simulator import Simulator
 from sasha.state import StateMirror
@@ -70,3 +72,23 @@ async def rig(broker: Mosquitto, home: Inventory) -> AsyncIterator[Rig]:
     settings = MqttSettings.from_url(broker.url)
     async with simulated_home(home, settings, seed=7, ack_wait=2.0, reconnect_min=0.05, reconnect_max=0.5) as bed:
         yield Rig(broker, home, bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link)
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[ScriptedModel]:
+    """Run a scripted OpenAI-compatible server on loopback."""
+    async with ScriptedModel() as server:
+        yield server
+
+
+def model_settings(server: ScriptedModel, **overrides: float | int | str) -> ModelSettings:
+    """Point the real SDK at the scripted server, with quick timeouts for tests."""
+    values: dict[str, object] = {
+        "model": "scripted",
+        "base_url": server.base_url,
+        "api_key": "sk-test-secret-0123456789",
+        "timeout": 5.0,
+        "max_retries": 2,
+        **overrides,
+    }
+    return ModelSettings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Talking to language models: the client, the decision schemas and a scripted server."""

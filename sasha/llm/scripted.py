@@ -1,0 +1,160 @@
+"""A scripted OpenAI-compatible server on loopback, for tests and scenario replay.
+
+It speaks `/v1/chat/completions` and `/v1/models`, answers from a queue of scripted
+answers, and records every request it gets. Clients talk to it through the real `openai`
+SDK, exactly as they would to OpenAI, Ollama or vLLM.
+
+A scripted answer is one of:
+- a JSON object (a decision, a `{"devices": [...]}` selection, anything): sent as content;
+- `{"raw": "text"}`: exactly this content (prose, fences, broken JSON, "");
+- `{"http_error": 500, "message": "..."}`: an OpenAI-style error with that status;
+- any of them with `"delay": seconds` added: wait that long first (for timeouts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+Answer = Mapping[str, Any]
+_SPECIAL = frozenset({"raw", "http_error", "message_text", "delay", "retry_after_ms"})
+
+
+class ScriptedModel:
+    """Serve scripted answers; `requests` holds every chat completion body received."""
+
+    def __init__(
+        self,
+        answers: Iterable[Answer] = (),
+        *,
+        model: str = "scripted",
+        rejects: Iterable[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.model = model
+        self.answers: collections.deque[Answer] = collections.deque(answers)
+        # response_format types this server refuses with HTTP 400, like servers that
+        # do not support structured output.
+        self.rejects = frozenset(rejects)
+        self.requests: list[dict[str, Any]] = []
+        self.rejected = 0
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    def add(self, *answers: Answer) -> None:
+        """Queue more answers."""
+        self.answers.extend(answers)
+
+    @property
+    def calls(self) -> int:
+        """Return how many chat completions were answered or failed on purpose."""
+        return len(self.requests)
+
+    def app(self) -> web.Application:
+        """Build the aiohttp application."""
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def start(self) -> str:
+        """Start serving; return the base URL to use as OPENAI_BASE_URL."""
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        # Bind the socket ourselves so that port 0 gives a free port we can read back.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((self._host, self._port))
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.base_url = f"http://{self._host}:{sock.getsockname()[1]}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"object": "list", "data": [{"id": self.model, "object": "model", "created": 0, "owned_by": "sasha"}]}
+        )
+
+    async def _completions(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return _error(400, "request body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "request body must be a JSON object")
+        mode = (body.get("response_format") or {}).get("type")
+        if mode in self.rejects:
+            self.rejected += 1
+            return _error(400, f"response_format type '{mode}' is not supported", param="response_format")
+        self.requests.append(body)
+        if not self.answers:
+            return _error(500, "the scripted model has no answer left")
+        answer = dict(self.answers.popleft())
+        if answer.get("delay"):
+            await asyncio.sleep(float(answer["delay"]))
+        if "http_error" in answer:
+            headers = {"retry-after-ms": str(answer.get("retry_after_ms", 10))}
+            status = int(answer["http_error"])
+            return _error(status, str(answer.get("message_text", f"scripted error {status}")), headers=headers)
+        if "raw" in answer:
+            content = str(answer["raw"])
+        else:
+            content = json.dumps({k: v for k, v in answer.items() if k not in _SPECIAL})
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        return web.json_response(
+            {
+                "id": f"chatcmpl-scripted-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                # Roughly four characters a token, as for English text.
+                "usage": {
+                    "prompt_tokens": prompt_chars // 4,
+                    "completion_tokens": len(content) // 4,
+                    "total_tokens": prompt_chars // 4 + len(content) // 4,
+                },
+            }
+        )
+
+
+def _error(
+    status: int, message: str, *, param: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    kind = "rate_limit_error" if status == 429 else ("server_error" if status >= 500 else "invalid_request_error")
+    payload = {"error": {"message": message, "type": kind, "param": param, "code": None}}
+    return web.json_response(payload, status=status, headers=headers)

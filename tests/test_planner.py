@@ -1,0 +1,307 @@
+"""The planner through the real openai SDK against the scripted server, down to the devices."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from sasha.executor import Result
+from sasha.llm.client import ModelClient
+from sasha.llm.scripted import ScriptedModel
+from sasha.planner import NO_MODEL, Planner
+from tests.conftest import Rig, model_settings
+
+
+@dataclass
+class Bench:
+    """A planner on the simulated home, talking to the scripted model."""
+
+    rig: Rig
+    model: ScriptedModel
+    planner: Planner
+    client: ModelClient
+
+    async def run(self, text: str, conversation: str = "default") -> tuple[Any, list[Any]]:
+        """Plan, execute what came out, and return both."""
+        result = await self.planner.plan(text, conversation)
+        outcomes = await self.rig.executor.execute(list(result.actions)) if result.actions else []
+        return result, outcomes
+
+    def system_prompt(self, call: int = -1) -> str:
+        """Return the system prompt of one recorded request."""
+        return str(self.model.requests[call]["messages"][0]["content"])
+
+
+async def _bench(rig: Rig, scripted: ScriptedModel, **settings: Any) -> AsyncIterator[Bench]:
+    client = ModelClient(model_settings(scripted, **settings))
+    planner = Planner(rig.home, client, state=rig.mirror.snapshot)
+    try:
+        yield Bench(rig, scripted, planner, client)
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def bench(rig: Rig, scripted: ScriptedModel) -> AsyncIterator[Bench]:
+    """Wire a planner to the rig and the scripted model."""
+    async for value in _bench(rig, scripted):
+        yield value
+
+
+def plan(*actions: tuple[str, dict[str, Any]], message: str = "ok") -> dict[str, Any]:
+    """Build a scripted plan answer."""
+    return {
+        "kind": "plan",
+        "message": message,
+        "actions": [{"device": d, "set": s, "reason": "test"} for d, s in actions],
+        "routine": None,
+    }
+
+
+COZY = plan(
+    ("living_room_lamp", {"power": "on", "brightness": 30, "color_temp": 2700}),
+    ("living_room_ceiling", {"power": "off"}),
+    ("living_room_thermostat", {"target_temperature": 21.5}),
+    message="Warm, dim light and a comfortable 21.5 °C.",
+)
+
+
+async def test_goal_becomes_a_plan_that_reaches_the_devices(bench: Bench) -> None:
+    """Turn "make it cozy" into valid actions that the simulated devices then report."""
+    bench.model.add(COZY)
+    result, outcomes = await bench.run("make it cozy")
+    assert result.kind == "plan"
+    assert result.message.startswith("Warm, dim light")
+    assert [o.result for o in outcomes] == [Result.PUBLISHED] * 3
+    mirror = bench.rig.mirror
+    assert await mirror.wait_for("living_room_lamp", {"power": "on", "brightness": 30, "color_temp": 2700}, timeout=5)
+    assert await mirror.wait_for("living_room_thermostat", {"target_temperature": 21.5}, timeout=5)
+    # One structured call, with the home, its current state and the decision schema.
+    [request] = bench.model.requests
+    assert request["model"] == "scripted"
+    assert request["response_format"]["type"] == "json_schema"
+    assert request["response_format"]["json_schema"]["name"] == "sasha_decision"
+    schema = request["response_format"]["json_schema"]["schema"]
+    device_enum = schema["properties"]["actions"]["items"]["properties"]["device"]["enum"]
+    assert "living_room_lamp" in device_enum
+    assert "bathroom_humidity" not in device_enum  # a sensor cannot be an action target
+    assert "humidity" not in schema["properties"]["actions"]["items"]["properties"]["set"]["properties"]
+    assert "living_room_lamp | Living room lamp" in bench.system_prompt()
+    assert "power=off (on/off)" in bench.system_prompt()
+    assert request["messages"][-1] == {"role": "user", "content": "make it cozy"}
+    assert result.calls[0].prompt_tokens is not None
+    assert result.tokens > 0
+    assert result.calls[0].latency_ms > 0
+
+
+async def test_clarify_round_trip(bench: Bench) -> None:
+    """Ask which room, then read the answer with the question in context."""
+    bench.model.add(
+        {"kind": "clarify", "message": "Which room should I make cozy?", "actions": [], "routine": None},
+        plan(("bedroom_light", {"power": "on", "brightness": 25}), message="Dimmed the bedroom."),
+    )
+    first, outcomes = await bench.run("make it cozy", "c1")
+    assert (first.kind, first.message, outcomes) == ("clarify", "Which room should I make cozy?", [])
+    second, outcomes = await bench.run("the bedroom", "c1")
+    assert second.kind == "plan"
+    assert [o.action.device for o in outcomes] == ["bedroom_light"]
+    messages = bench.model.requests[1]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "make it cozy"
+    assert "Which room should I make cozy?" in messages[2]["content"]
+    assert messages[3]["content"] == "the bedroom"
+    # Another conversation does not see this one.
+    bench.model.add({"kind": "answer", "message": "Hello", "actions": [], "routine": None})
+    await bench.run("hi", "c2")
+    assert len(bench.model.requests[2]["messages"]) == 2
+
+
+async def test_feedback_revises_the_plan(bench: Bench) -> None:
+    """Revise a plan after "too bright", with the previous plan in context."""
+    bench.model.add(
+        plan(("living_room_lamp", {"power": "on", "brightness": 90}), message="Lamp on, bright."),
+        plan(("living_room_lamp", {"brightness": 35}), message="Dimmer now."),
+    )
+    await bench.run("I want to read", "f")
+    assert await bench.rig.mirror.wait_for("living_room_lamp", {"brightness": 90}, timeout=5)
+    result, _ = await bench.run("too bright", "f")
+    assert result.message == "Dimmer now."
+    assert await bench.rig.mirror.wait_for("living_room_lamp", {"brightness": 35}, timeout=5)
+    previous = bench.model.requests[1]["messages"][2]["content"]
+    assert '"brightness":90' in previous
+    # The prompt of the second call shows the state the first plan produced.
+    assert "brightness=90 (1-100%)" in bench.system_prompt(1)
+
+
+async def test_answers_come_from_sensor_values(bench: Bench) -> None:
+    """Put the mirror's sensor readings in the prompt so answers use real values."""
+    bench.rig.simulator.set_values("bedroom_climate", {"temperature": 23.5, "humidity": 40})
+    assert await bench.rig.mirror.wait_for("bedroom_climate", {"temperature": 23.5}, timeout=5)
+    bench.model.add({"kind": "answer", "message": "Yes, 23.5 °C.", "actions": [], "routine": None})
+    result, outcomes = await bench.run("is it warm in the bedroom?")
+    assert (result.kind, outcomes) == ("answer", [])
+    assert "temperature=23.5 (reading °C)" in bench.system_prompt()
+
+
+async def test_infeasible_request(bench: Bench) -> None:
+    """Say what is missing and touch nothing."""
+    bench.model.add({"kind": "infeasible", "message": "There is no coffee machine.", "actions": [], "routine": None})
+    result, outcomes = await bench.run("make me a coffee")
+    assert (result.kind, result.actions, outcomes) == ("infeasible", (), [])
+    assert "coffee" in result.message
+
+
+BAD_ACTIONS = [
+    ("unknown device", ("coffee_machine", {"power": "on"}), "no device 'coffee_machine'"),
+    ("unknown capability", ("living_room_lamp", {"color": "red"}), "has no capability 'color'"),
+    ("read-only capability", ("bathroom_humidity", {"humidity": 40}), "sensor reading"),
+    ("out of range", ("living_room_lamp", {"brightness": 400}), "between 1 and 100%"),
+]
+
+
+@pytest.mark.parametrize(("bad", "problem"), [c[1:] for c in BAD_ACTIONS], ids=[c[0] for c in BAD_ACTIONS])
+async def test_bad_action_is_repaired_in_one_call(bench: Bench, bad: tuple[str, dict[str, Any]], problem: str) -> None:
+    """Send the problem back once; a fixed answer then runs, and only it."""
+    bench.model.add(plan(bad, ("office_light", {"power": "on"})), plan(("office_light", {"power": "on"})))
+    result, outcomes = await bench.run("do it")
+    assert bench.model.calls == 2
+    assert [c.purpose for c in result.calls] == ["plan", "repair"]
+    repair = bench.model.requests[1]["messages"]
+    assert [m["role"] for m in repair] == ["system", "user", "assistant", "user"]
+    assert problem in repair[-1]["content"]
+    assert [(o.action.device, o.result) for o in outcomes] == [("office_light", Result.PUBLISHED)]
+    assert result.dropped == ()
+
+
+@pytest.mark.parametrize(("bad", "problem"), [c[1:] for c in BAD_ACTIONS], ids=[c[0] for c in BAD_ACTIONS])
+async def test_still_bad_after_repair_is_dropped_and_reported(
+    bench: Bench, bad: tuple[str, dict[str, Any]], problem: str
+) -> None:
+    """Drop what is still invalid after the one repair, report it, and never loop."""
+    bench.model.add(
+        plan(bad, ("office_light", {"power": "on"})),
+        plan(bad, ("office_light", {"power": "on"})),
+        plan(("garage_light", {"power": "on"})),  # must never be asked for
+    )
+    result, outcomes = await bench.run("do it")
+    assert bench.model.calls == 2
+    assert len(bench.model.answers) == 1
+    assert [o.action.device for o in outcomes] == ["office_light"]
+    assert any(problem in d for d in result.dropped)
+
+
+async def test_only_invalid_actions_make_an_infeasible_reply(bench: Bench) -> None:
+    """Call a plan whose every action was dropped infeasible, with the reasons, and run nothing."""
+    bench.model.add(plan(("coffee_machine", {"power": "on"})), plan(("coffee_machine", {"power": "on"})))
+    result, outcomes = await bench.run("coffee please")
+    assert result.kind == "infeasible"
+    assert "no device 'coffee_machine'" in result.message
+    assert outcomes == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '```json\n{"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}],"routine":null}\n```',
+        'Sure! Here is my plan: {"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}]} Enjoy.',
+    ],
+    ids=["fenced", "prose around"],
+)
+async def test_json_in_a_fence_or_prose_is_read_in_one_call(bench: Bench, raw: str) -> None:
+    """Read JSON inside a ```json fence or surrounded by prose without a repair."""
+    bench.model.add({"raw": raw})
+    result, outcomes = await bench.run("desk light on")
+    assert bench.model.calls == 1
+    assert [o.action.device for o in outcomes] == ["office_light"]
+    assert result.kind == "plan"
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"kind": "plan", "actions": [', "", "I would turn on the lights.", '{"kind": "party"}']
+)
+async def test_unreadable_answer_is_repaired(bench: Bench, raw: str) -> None:
+    """Send a malformed, empty or prose-only answer back once for repair."""
+    bench.model.add({"raw": raw}, plan(("office_light", {"power": "on"})))
+    result, outcomes = await bench.run("desk light on")
+    assert bench.model.calls == 2
+    assert "could not be used" in bench.model.requests[1]["messages"][-1]["content"]
+    assert [o.action.device for o in outcomes] == ["office_light"]
+
+
+async def test_unreadable_twice_is_an_error_and_runs_nothing(bench: Bench) -> None:
+    """Give up after one repair of an unreadable answer."""
+    bench.model.add({"raw": "{not json"}, {"raw": "still not json"}, plan(("office_light", {"power": "on"})))
+    result, outcomes = await bench.run("desk light on")
+    assert (result.kind, outcomes, bench.model.calls) == ("error", [], 2)
+    assert "could not be used" in result.message
+
+
+async def test_rate_limit_then_success(bench: Bench) -> None:
+    """Retry a 429 (the SDK's backoff) and go on with the answer."""
+    bench.model.add({"http_error": 429}, plan(("office_light", {"power": "on"})))
+    result, outcomes = await bench.run("desk light on")
+    assert result.kind == "plan"
+    assert bench.model.calls == 2
+    assert [o.result for o in outcomes] == [Result.PUBLISHED]
+
+
+async def test_server_error_every_time(bench: Bench, caplog: pytest.LogCaptureFixture) -> None:
+    """Report a model that fails every retry, and touch nothing."""
+    caplog.set_level(logging.DEBUG)
+    bench.model.add(*[{"http_error": 500, "message_text": "boom sk-test-secret-0123456789"}] * 3)
+    result, outcomes = await bench.run("make it cozy")
+    assert (result.kind, outcomes) == ("error", [])
+    assert "HTTP 500" in result.message
+    assert bench.model.calls == 3  # the first try and max_retries=2
+    assert result.calls[0].error
+    assert "sk-test-secret" not in result.message
+    assert "sk-test-secret" not in caplog.text
+
+
+async def test_timeout(rig: Rig, scripted: ScriptedModel) -> None:
+    """Give up on a model that does not answer in time, and touch nothing."""
+    async for bench in _bench(rig, scripted, timeout=0.3, max_retries=0):
+        bench.model.add({"delay": 2, **plan(("office_light", {"power": "on"}))})
+        result, outcomes = await bench.run("desk light on")
+        assert (result.kind, outcomes) == ("error", [])
+        assert "did not answer within 0.3 s" in result.message
+
+
+async def test_json_schema_rejection_falls_back_and_is_remembered(rig: Rig) -> None:
+    """Fall back to json_object when json_schema is refused, and keep using it."""
+    async with ScriptedModel(rejects=["json_schema"]) as server:
+        async for bench in _bench(rig, server):
+            server.add(plan(("office_light", {"power": "on"})), plan(("office_light", {"power": "off"})))
+            result, _ = await bench.run("desk light on")
+            assert result.kind == "plan"
+            assert server.rejected == 1
+            assert server.requests[0]["response_format"] == {"type": "json_object"}
+            await bench.run("desk light off")
+            assert server.rejected == 1
+            assert bench.client.mode == "json_object"
+
+
+async def test_plain_prompting_when_no_structured_mode_is_accepted(rig: Rig) -> None:
+    """Fall back to plain prompting when both structured modes are refused."""
+    async with ScriptedModel(rejects=["json_schema", "json_object"]) as server:
+        async for bench in _bench(rig, server):
+            server.add({"raw": "Here you go:\n" + json.dumps(plan(("office_light", {"power": "on"})))})
+            result, outcomes = await bench.run("desk light on")
+            assert server.rejected == 2
+            assert "response_format" not in server.requests[0]
+            assert "exactly one JSON object" in server.requests[0]["messages"][0]["content"]
+            assert [o.action.device for o in outcomes] == ["office_light"]
+            assert result.calls[0].mode == "plain"
+
+
+async def test_no_model_configured(rig: Rig) -> None:
+    """Say clearly that no model is configured and how to configure one."""
+    planner = Planner(rig.home, None, state=rig.mirror.snapshot)
+    result = await planner.plan("make it cozy")
+    assert (result.kind, result.message) == ("error", NO_MODEL)
+    assert "OPENAI_BASE_URL" in result.message
