@@ -92,6 +92,12 @@ class Selection(_Lenient):
     devices: list[str]
 
 
+class RoomSelection(_Lenient):
+    """The answer of a room selection call, which comes first in very large homes."""
+
+    rooms: list[str]
+
+
 def extract_json(text: str) -> dict[str, Any]:
     """Find the one JSON object in a model's answer: bare, fenced, or with prose around it."""
     if len(text) > MAX_ANSWER:
@@ -134,6 +140,14 @@ def parse_decision(text: str) -> Decision:
         return Decision.model_validate(data)
     except pydantic.ValidationError as err:
         raise DecisionError(f"the answer is not a valid decision: {_shape_error(err)}") from None
+
+
+def parse_rooms(text: str) -> RoomSelection:
+    """Read a room selection answer `{"rooms": [...]}` (raises DecisionError)."""
+    try:
+        return RoomSelection.model_validate(extract_json(text))
+    except pydantic.ValidationError as err:
+        raise DecisionError(f"the answer is not a valid room selection: {_shape_error(err)}") from None
 
 
 def parse_selection(text: str) -> Selection:

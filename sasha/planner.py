@@ -18,14 +18,18 @@ from typing import Any
 
 from sasha import prompts, relevance
 from sasha.capabilities import Value
-from sasha.decision import Decision, DecisionError, RoutineModel, parse_decision, parse_selection
+from sasha.decision import Decision, DecisionError, RoutineModel, parse_decision, parse_rooms, parse_selection
 from sasha.executor import Action
 from sasha.inventory import Device, Inventory
 from sasha.llm.client import CallLimitReached, CallLog, CallRecord, ModelClient, ModelError
-from sasha.llm.schema import decision_schema, selection_schema
+from sasha.llm.schema import decision_schema, rooms_schema, selection_schema
 from sasha.validation import validate
 
 _LOGGER = logging.getLogger(__name__)
+
+# A device catalog longer than this many times the prompt's device limit is narrowed by
+# room first: listing 1,000 device ids would itself cost a quarter of a full-home prompt.
+_ROOM_STAGE = 4
 
 NO_MODEL = (
     "No language model is configured, so I can only run explicit commands. To plan goals, set "
@@ -55,7 +59,9 @@ class PlanResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Turn:
+class Turn:
+    """One exchange: what the user said, what the assistant decided, which devices it saw."""
+
     user: str
     assistant: str
     devices: tuple[str, ...]
@@ -67,13 +73,13 @@ class Conversations:
 
     max_turns: int = 6
     max_conversations: int = 256
-    _turns: collections.OrderedDict[str, collections.deque[_Turn]] = field(default_factory=collections.OrderedDict)
+    _turns: collections.OrderedDict[str, collections.deque[Turn]] = field(default_factory=collections.OrderedDict)
 
-    def history(self, conversation: str) -> list[_Turn]:
+    def history(self, conversation: str) -> list[Turn]:
         """Return the remembered turns of a conversation, oldest first."""
         return list(self._turns.get(conversation, ()))
 
-    def add(self, conversation: str, turn: _Turn) -> None:
+    def add(self, conversation: str, turn: Turn) -> None:
         """Remember a turn, forgetting the oldest turn and the least recent conversation first."""
         turns = self._turns.setdefault(conversation, collections.deque(maxlen=self.max_turns))
         turns.append(turn)
@@ -175,7 +181,7 @@ class Planner:
             return PlanResult(
                 "error", f"The model's answer could not be used: {problems[0]}", calls=tuple(log.records), devices=used
             )
-        self.conversations.add(conversation, _Turn(text, _remembered(decision), used))
+        self.conversations.add(conversation, Turn(text, _remembered(decision), used))
         return _result(decision, actions, problems, tuple(log.records), used)
 
     def _read(self, answer: str) -> tuple[Decision | None, list[Action], list[str]]:
@@ -186,7 +192,7 @@ class Planner:
         actions, problems = ground(self._inventory, decision)
         return decision, actions, problems
 
-    async def _devices_for(self, client: ModelClient, text: str, history: list[_Turn], log: CallLog) -> list[Device]:
+    async def _devices_for(self, client: ModelClient, text: str, history: list[Turn], log: CallLog) -> list[Device]:
         everything = list(self._inventory.devices.values())
         if len(everything) <= self._max_devices:
             return everything
@@ -198,6 +204,10 @@ class Planner:
         if 0 < len(local) <= self._max_devices:
             return local
         candidates = local or everything
+        if len(candidates) > _ROOM_STAGE * self._max_devices:
+            candidates = await self._rooms_for(client, text, candidates, log)
+            if len(candidates) <= self._max_devices:
+                return candidates
         prompt = prompts.select_prompt(self._prompts, self._inventory, self._max_devices, candidates)
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
         schema = selection_schema([d.id for d in candidates])
@@ -209,6 +219,20 @@ class Planner:
             chosen = [d.id for d in local]
         allowed = {d.id for d in candidates}
         return [self._inventory.devices[i] for i in dict.fromkeys(chosen) if i in allowed][: self._max_devices]
+
+    async def _rooms_for(self, client: ModelClient, text: str, candidates: list[Device], log: CallLog) -> list[Device]:
+        """Narrow a very large home to the rooms a request concerns, so the device catalog stays short."""
+        limit = max(1, self._max_devices // 4)
+        prompt = prompts.rooms_prompt(self._prompts, self._inventory, limit)
+        messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
+        schema = rooms_schema(list(self._inventory.rooms))
+        answer = await client.complete(messages, name="sasha_rooms", schema=schema, purpose="rooms", log=log)
+        try:
+            rooms = set(parse_rooms(answer).rooms[:limit])
+        except DecisionError as err:
+            _LOGGER.warning("room selection unusable (%s); selecting from every device", err)
+            return candidates
+        return [d for d in candidates if d.room in rooms]
 
 
 def _remembered(decision: Decision) -> str:

@@ -7,6 +7,7 @@ Describing the home is a pure function of the inventory and the current state.
 
 from __future__ import annotations
 
+import collections
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from pathlib import Path
 
 from sasha.capabilities import Value
 from sasha.errors import ConfigError
-from sasha.inventory import Capability, Device, Inventory
+from sasha.inventory import Capability, Device, Inventory, Room
 
-NAMES = ("system", "select", "repair")
+NAMES = ("system", "select", "rooms", "repair")
 _PLACEHOLDERS = {
     "system": {"home_name", "now", "rooms", "devices"},
     "select": {"home_name", "limit", "catalog"},
+    "rooms": {"home_name", "limit", "rooms"},
     "repair": {"problems"},
 }
 
@@ -44,6 +46,7 @@ class Prompts:
     folder: Path
     system: string.Template
     select: string.Template
+    rooms: string.Template
     repair: string.Template
 
     @classmethod
@@ -65,7 +68,7 @@ class Prompts:
                     f"{path}: unknown placeholder {sorted(unknown) or 'syntax'}; use {allowed} (and $$ for $)"
                 )
             templates[name] = template
-        return cls(folder, templates["system"], templates["select"], templates["repair"])
+        return cls(folder, templates["system"], templates["select"], templates["rooms"], templates["repair"])
 
 
 def _allowed(capability: Capability) -> str:
@@ -109,9 +112,28 @@ def describe_devices(devices: Iterable[Device], state: Mapping[str, Mapping[str,
     return "\n".join(describe_device(d, state.get(d.id, {})) for d in devices)
 
 
-def describe_rooms(inventory: Inventory) -> str:
-    """List the rooms as `id (Name)`."""
-    return ", ".join(f"{r.id} ({r.name})" for r in inventory.rooms.values())
+def _room_label(room: Room) -> str:
+    # "bedroom_1 (Bedroom 1)" says nothing twice: a name that only restates the id is left out.
+    if " ".join(room.id.split("_")).lower() == room.name.lower():
+        return room.id
+    return f"{room.id} ({room.name})"
+
+
+def describe_rooms(inventory: Inventory, devices: Iterable[Device] | None = None) -> str:
+    """List the rooms (those of `devices`, when given) as `id (Name)`."""
+    used = None if devices is None else {d.room for d in devices}
+    return ", ".join(_room_label(r) for r in inventory.rooms.values() if used is None or r.id in used)
+
+
+def room_catalog(inventory: Inventory) -> str:
+    """List each room with the kinds of devices in it, e.g. `kitchen: 2 light, oven`."""
+    lines = []
+    for room in inventory.rooms.values():
+        kinds = collections.Counter(d.type.value for d in inventory.in_room(room.id))
+        if kinds:
+            counted = (k if n == 1 else f"{n} {k}" for k, n in sorted(kinds.items()))
+            lines.append(f"{_room_label(room)}: {', '.join(counted)}")
+    return "\n".join(lines)
 
 
 def catalog(inventory: Inventory, devices: Iterable[Device] | None = None) -> str:
@@ -121,7 +143,7 @@ def catalog(inventory: Inventory, devices: Iterable[Device] | None = None) -> st
     for room in inventory.rooms.values():
         here = [f"{d.id}:{d.type.value}" for d in chosen if d.room == room.id]
         if here:
-            lines.append(f"{room.id} ({room.name}): {', '.join(here)}")
+            lines.append(f"{_room_label(room)}: {', '.join(here)}")
     return "\n".join(lines)
 
 
@@ -133,11 +155,13 @@ def system_prompt(
     now: datetime,
 ) -> str:
     """Render the planner's system prompt for these devices."""
+    chosen = list(devices)
     return prompts.system.substitute(
         home_name=inventory.home.name,
         now=now.strftime("%A %d %B %Y, %H:%M"),
-        rooms=describe_rooms(inventory),
-        devices=describe_devices(devices, state),
+        # Only the rooms of the devices shown: a large home's room list would grow the prompt too.
+        rooms=describe_rooms(inventory, chosen),
+        devices=describe_devices(chosen, state),
     )
 
 
@@ -146,6 +170,11 @@ def select_prompt(prompts: Prompts, inventory: Inventory, limit: int, devices: I
     return prompts.select.substitute(
         home_name=inventory.home.name, limit=str(limit), catalog=catalog(inventory, devices)
     )
+
+
+def rooms_prompt(prompts: Prompts, inventory: Inventory, limit: int) -> str:
+    """Render the room selection prompt."""
+    return prompts.rooms.substitute(home_name=inventory.home.name, limit=str(limit), rooms=room_catalog(inventory))
 
 
 def repair_prompt(prompts: Prompts, problems: Iterable[str]) -> str:

@@ -204,12 +204,12 @@ async def test_only_invalid_actions_make_an_infeasible_reply(bench: Bench) -> No
     assert outcomes == []
 
 
+DESK_ON = '{"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}]}'
+
+
 @pytest.mark.parametrize(
     "raw",
-    [
-        '```json\n{"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}],"routine":null}\n```',
-        'Sure! Here is my plan: {"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}]} Enjoy.',
-    ],
+    [f"```json\n{DESK_ON}\n```", f"Sure! Here is my plan: {DESK_ON} Enjoy."],
     ids=["fenced", "prose around"],
 )
 async def test_json_in_a_fence_or_prose_is_read_in_one_call(bench: Bench, raw: str) -> None:
@@ -227,7 +227,7 @@ async def test_json_in_a_fence_or_prose_is_read_in_one_call(bench: Bench, raw: s
 async def test_unreadable_answer_is_repaired(bench: Bench, raw: str) -> None:
     """Send a malformed, empty or prose-only answer back once for repair."""
     bench.model.add({"raw": raw}, plan(("office_light", {"power": "on"})))
-    result, outcomes = await bench.run("desk light on")
+    _, outcomes = await bench.run("desk light on")
     assert bench.model.calls == 2
     assert "could not be used" in bench.model.requests[1]["messages"][-1]["content"]
     assert [o.action.device for o in outcomes] == ["office_light"]

@@ -126,3 +126,13 @@ def selection_schema(ids: Sequence[str]) -> dict[str, Any]:
         "required": ["devices"],
         "additionalProperties": False,
     }
+
+
+def rooms_schema(ids: Sequence[str]) -> dict[str, Any]:
+    """Return the schema of a room selection answer over room `ids`."""
+    return {
+        "type": "object",
+        "properties": {"rooms": {"type": "array", "items": {"type": "string", "enum": list(ids)}}},
+        "required": ["rooms"],
+        "additionalProperties": False,
+    }
