@@ -36,6 +36,7 @@ test: lint mosquitto
 
 bench: $(STAMP) mosquitto
 	$(BIN)/python bench/mqtt_roundtrip.py
+	$(BIN)/python bench/prompt_size.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
     sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
 
+    plan = commands.add_parser("plan", help="show what the model would do about a request, without doing it")
+    plan.add_argument("text", help='what you want, e.g. "make it cozy"')
+    plan.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    plan.add_argument("--mqtt-url", metavar="URL", help="broker to read the current state from")
+    plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+    plan.add_argument("--json", action="store_true", help="print the result as JSON")
+
     demo = commands.add_parser("demo", help="a private broker, the simulated home and a walk-through")
     demo.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     return parser
@@ -47,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url")}
+    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url", "model")}
     try:
         settings = config.load(flags, config_file=args.config)
         home = inventory.from_file(settings.devices)
@@ -55,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(home, settings.devices)
         if args.command == "sim":
             return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+        if args.command == "plan":
+            from sasha.oneshot import plan_once  # noqa: PLC0415
+
+            return _run_until_signal(plan_once(home, settings, args.text, as_json=args.json, console=_console()))
         if args.command == "demo":
             from sasha.demo import walkthrough  # noqa: PLC0415  (keeps `sasha check` light)
 

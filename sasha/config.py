@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sasha import _yamlsource
 from sasha.errors import ConfigError
+from sasha.llm.client import ModelSettings
 from sasha.mqtt import MqttSettings, redact_url
 
+# Setting (a dotted path into the config file) → environment variable.
 ENVIRONMENT = {
     "devices": "SASHA_DEVICES",
     "mqtt_url": "SASHA_MQTT_URL",
@@ -22,12 +24,31 @@ ENVIRONMENT = {
     "api_topic": "SASHA_API_TOPIC",
     "confirm": "SASHA_CONFIRM",
     "model": "SASHA_MODEL",
+    "planner.temperature": "SASHA_MODEL_TEMPERATURE",
+    "planner.timeout": "SASHA_MODEL_TIMEOUT",
+    "planner.max_retries": "SASHA_MODEL_RETRIES",
+    "planner.max_calls": "SASHA_MODEL_MAX_CALLS",
+    "planner.max_devices_in_prompt": "SASHA_MAX_DEVICES_IN_PROMPT",
+    "planner.prompts_dir": "SASHA_PROMPTS_DIR",
 }
 
 
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "sasha"
+
+
+class PlannerSettings(BaseModel):
+    """How the planner calls the model and how much of the home it shows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    max_calls: int = Field(default=4, ge=1, le=10)
+    max_devices_in_prompt: int = Field(default=40, ge=1)
+    prompts_dir: Path | None = None
 
 
 class Settings(BaseModel):
@@ -43,10 +64,23 @@ class Settings(BaseModel):
     api_topic: str = "sasha"
     confirm: Literal["never", "sensitive", "always"] = "sensitive"
     model: str = "gpt-4o-mini"
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
 
     def mqtt(self) -> MqttSettings:
         """Return the broker settings."""
         return MqttSettings.from_url(self.mqtt_url, ca_file=self.mqtt_ca_file)
+
+    def model_settings(self, environ: Mapping[str, str] | None = None) -> ModelSettings | None:
+        """Return how to reach the model (OPENAI_API_KEY / OPENAI_BASE_URL), or None if none is set."""
+        planner = self.planner
+        return ModelSettings.from_environment(
+            environ,
+            model=self.model,
+            temperature=planner.temperature,
+            timeout=planner.timeout,
+            max_retries=planner.max_retries,
+            max_calls=planner.max_calls,
+        )
 
 
 def load(
@@ -64,14 +98,17 @@ def load(
         values, lines = _read_file(Path(config_file))
     for key, variable in ENVIRONMENT.items():
         if environ.get(variable):
-            values[key] = environ[variable]
+            section, _, name = key.rpartition(".")
+            target = values.setdefault(section, {}) if section else values
+            if isinstance(target, dict):
+                target[name or key] = environ[variable]
     values.update({k: v for k, v in (flags or {}).items() if v is not None})
     try:
         settings = Settings.model_validate(values)
     except pydantic.ValidationError as err:
         problems = []
         for error in err.errors(include_url=False):
-            key = str(error["loc"][0]) if error["loc"] else "settings"
+            key = ".".join(str(p) for p in error["loc"]) or "settings"
             message = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
             problems.append(f"{lines.file}:{lines.line(error['loc'])}: {key}: {message}")
         raise ConfigError("\n".join(problems)) from None
@@ -95,4 +132,4 @@ def _read_file(path: Path) -> tuple[dict[str, Any], _yamlsource.LineMap]:
     return data, lines
 
 
-__all__ = ["ENVIRONMENT", "Settings", "load", "redact_url"]
+__all__ = ["ENVIRONMENT", "PlannerSettings", "Settings", "load", "redact_url"]

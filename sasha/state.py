@@ -115,10 +115,19 @@ class StateMirror:
 
     async def wait_for(self, device_id: str, expected: Mapping[str, Value], timeout: float) -> bool:
         """Wait until a device reports `expected`; False on timeout."""
+        return await self.wait_until(lambda: self.matches(device_id, expected), timeout)
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `check()` holds after some report; False on timeout."""
         try:
             async with asyncio.timeout(timeout):
-                while not self.matches(device_id, expected):
+                while not check():
                     await self._changed.wait()
         except TimeoutError:
             return False
         return True
+
+    @property
+    def complete(self) -> bool:
+        """Tell whether every device has reported at least once."""
+        return all(self._readings.values())

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from sasha.broker import free_port
 from sasha.executor import Result
-from sasha.llm.client import ModelClient
+from sasha.llm.client import ModelClient, ModelSettings
 from sasha.llm.scripted import ScriptedModel
 from sasha.planner import NO_MODEL, Planner
-from tests.conftest import Rig, model_settings
+from tests.conftest import EXAMPLE, Rig, model_settings
 
 
 @dataclass
@@ -305,3 +309,87 @@ async def test_no_model_configured(rig: Rig) -> None:
     result = await planner.plan("make it cozy")
     assert (result.kind, result.message) == ("error", NO_MODEL)
     assert "OPENAI_BASE_URL" in result.message
+
+
+def _env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
+    return {**keep, **extra}
+
+
+async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> None:
+    """Run `sasha plan` against a broker and a model given the SDK's way, and print JSON."""
+    scripted.add(COZY)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sasha",
+        "plan",
+        "make it cozy",
+        "--json",
+        "--mqtt-url",
+        rig.broker.url,
+        "--devices",
+        str(EXAMPLE),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-x", SASHA_MODEL="local-model"),
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    reply = json.loads(out)
+    assert reply["status"] == "plan"
+    assert [a["device"] for a in reply["actions"]] == [
+        "living_room_lamp",
+        "living_room_ceiling",
+        "living_room_thermostat",
+    ]
+    assert reply["model_calls"][0]["purpose"] == "plan"
+    assert reply["model_calls"][0]["prompt_tokens"] > 0
+    [request] = scripted.requests
+    assert request["model"] == "local-model"
+    assert "hvac_mode=heat (off/heat/auto)" in request["messages"][0]["content"]  # state read from the broker
+    # Nothing was executed: the simulated lamp is still off.
+    assert rig.simulator.values("living_room_lamp")["power"] == "off"
+
+
+async def test_plan_command_without_a_model() -> None:
+    """Say how to configure a model, and exit 2, when none is configured."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sasha",
+        "plan",
+        "make it cozy",
+        "--devices",
+        str(EXAMPLE),
+        "--mqtt-url",
+        f"mqtt://127.0.0.1:{free_port()}",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 2
+    assert "OPENAI_BASE_URL" in out.decode()
+
+
+def test_model_settings_follow_the_sdk_conventions() -> None:
+    """Read OPENAI_API_KEY, OPENAI_BASE_URL and SASHA_MODEL; none of them means no model."""
+    assert ModelSettings.from_environment({}) is None
+    local = ModelSettings.from_environment({"OPENAI_BASE_URL": "http://localhost:11434/v1", "SASHA_MODEL": "qwen2.5"})
+    assert local is not None
+    assert (local.base_url, local.api_key, local.model) == ("http://localhost:11434/v1", None, "qwen2.5")
+    hosted = ModelSettings.from_environment({"OPENAI_API_KEY": "sk-secret-value"}, timeout=12.0)
+    assert hosted is not None
+    assert hosted.timeout == 12.0
+    assert "sk-secret-value" not in repr(hosted)
+
+
+async def test_a_refused_key_is_reported_without_the_key(rig: Rig, scripted: ScriptedModel) -> None:
+    """Explain a 401 without echoing the key the server quotes back."""
+    scripted.add({"http_error": 401, "message_text": "Incorrect API key provided: sk-test-secret-0123456789"})
+    async for bench in _bench(rig, scripted):
+        result, _ = await bench.run("hello")
+        assert result.kind == "error"
+        assert "check OPENAI_API_KEY" in result.message
+        assert "sk-test-secret" not in result.message
