@@ -127,6 +127,10 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(want) == len(have)
 
 
+def _is_wildcard(pattern: str) -> bool:
+    return "+" in pattern or "#" in pattern
+
+
 class MqttConnection:
     """A long-lived connection: use `async with`, subscribe handlers, publish commands."""
 
@@ -213,10 +217,16 @@ class MqttConnection:
     # --- subscribing -------------------------------------------------------------------
 
     async def subscribe(self, filters: Iterable[str], handler: Handler, *, qos: int = 1) -> None:
-        """Deliver messages matching `filters` to `handler`, now and after every reconnect."""
+        """Deliver messages matching `filters` to `handler`, now and after every reconnect.
+
+        Filters of one connection should not overlap: a broker delivers a message once per
+        matching subscription, so every handler would see it twice.
+        """
         new = []
         for pattern in filters:
-            if "+" in pattern or "#" in pattern:
+            if pattern not in self._filters:
+                self._warn_overlap(pattern)
+            if _is_wildcard(pattern):
                 self._wildcards.append((pattern, handler))
             else:
                 self._exact.setdefault(pattern, []).append(handler)
@@ -227,6 +237,16 @@ class MqttConnection:
         if client is not None and new and self.connected:
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._subscribe(client, new)
+
+    def _warn_overlap(self, pattern: str) -> None:
+        # Only a wildcard overlaps a plain topic, so plain topics are never compared with each
+        # other (quadratic in the thousands a large home subscribes); two wildcards are not checked.
+        if _is_wildcard(pattern):
+            others = [p for p in self._filters if not _is_wildcard(p) and topic_matches(pattern, p)]
+        else:
+            others = [p for p, _ in self._wildcards if topic_matches(p, pattern)]
+        if others:
+            _LOGGER.warning("subscription %s overlaps %s: its messages will arrive twice", pattern, others[0])
 
     async def _subscribe(self, client: aiomqtt.Client, patterns: list[str]) -> None:
         for start in range(0, len(patterns), _SUBSCRIBE_CHUNK):

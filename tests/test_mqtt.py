@@ -18,7 +18,7 @@ from sasha.broker import Mosquitto, free_port
 from sasha.errors import ConfigError, OutboxFull
 from sasha.executor import Action, Result
 from sasha.inventory import Inventory
-from sasha.mqtt import Incoming, MqttSettings, redact_url, topic_matches
+from sasha.mqtt import Incoming, MqttConnection, MqttSettings, redact_url, topic_matches
 from sasha.testbed import simulated_home
 from tests.conftest import fast
 
@@ -274,3 +274,16 @@ async def test_tls_with_a_ca_file(tmp_path: Path) -> None:
         )
         out, _ = await process.communicate()
         assert out.strip() == b"refused"
+
+
+async def test_overlapping_subscriptions_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Warn when a filter overlaps another of the same connection: brokers deliver twice."""
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
+    await link.subscribe(["a/b", "a/c"], lambda _: None)
+    await link.subscribe(["x/+"], lambda _: None)
+    assert "overlaps" not in caplog.text
+    await link.subscribe(["a/#"], lambda _: None)
+    assert "subscription a/# overlaps a/b" in caplog.text
+    caplog.clear()
+    await link.subscribe(["x/y"], lambda _: None)
+    assert "subscription x/y overlaps x/+" in caplog.text

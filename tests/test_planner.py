@@ -11,14 +11,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import openai
 import pytest
 
 from sasha.broker import free_port
 from sasha.executor import Result
 from sasha.llm.client import ModelClient, ModelSettings
 from sasha.llm.scripted import ScriptedModel
+from sasha.mqtt import Incoming, MqttSettings
 from sasha.planner import NO_MODEL, Planner
-from tests.conftest import EXAMPLE, Rig, model_settings
+from tests.conftest import EXAMPLE, Rig, fast, model_settings
 
 
 @dataclass
@@ -29,6 +31,12 @@ class Bench:
     model: ScriptedModel
     planner: Planner
     client: ModelClient
+    wire: list[Incoming]
+
+    async def commands(self) -> list[str]:
+        """Return the topics of every device command that crossed the broker so far."""
+        await asyncio.sleep(0.2)  # let in-flight messages land
+        return [m.topic for m in self.wire if m.topic.endswith("/set") or m.topic.startswith("cmnd/")]
 
     async def run(self, text: str, conversation: str = "default") -> tuple[Any, list[Any]]:
         """Plan, execute what came out, and return both."""
@@ -44,10 +52,17 @@ class Bench:
 async def _bench(rig: Rig, scripted: ScriptedModel, **settings: Any) -> AsyncIterator[Bench]:
     client = ModelClient(model_settings(scripted, **settings))
     planner = Planner(rig.home, client, state=rig.mirror.snapshot)
-    try:
-        yield Bench(rig, scripted, planner, client)
-    finally:
-        await client.close()
+    wire: list[Incoming] = []
+    # Everything that crosses the broker from now on, to check what reached the devices.
+    async with fast(MqttSettings.from_url(rig.broker.url)) as spy:
+        await spy.subscribe(["#"], wire.append)
+        await spy.wait_connected(5)
+        await asyncio.sleep(0.2)
+        wire.clear()
+        try:
+            yield Bench(rig, scripted, planner, client, wire)
+        finally:
+            await client.close()
 
 
 @pytest.fixture
@@ -158,6 +173,7 @@ async def test_infeasible_request(bench: Bench) -> None:
     result, outcomes = await bench.run("make me a coffee")
     assert (result.kind, result.actions, outcomes) == ("infeasible", (), [])
     assert "coffee" in result.message
+    assert await bench.commands() == []
 
 
 BAD_ACTIONS = [
@@ -180,6 +196,7 @@ async def test_bad_action_is_repaired_in_one_call(bench: Bench, bad: tuple[str, 
     assert problem in repair[-1]["content"]
     assert [(o.action.device, o.result) for o in outcomes] == [("office_light", Result.PUBLISHED)]
     assert result.dropped == ()
+    assert await bench.commands() == ["sasha-demo/office_light/set"]
 
 
 @pytest.mark.parametrize(("bad", "problem"), [c[1:] for c in BAD_ACTIONS], ids=[c[0] for c in BAD_ACTIONS])
@@ -197,6 +214,7 @@ async def test_still_bad_after_repair_is_dropped_and_reported(
     assert len(bench.model.answers) == 1
     assert [o.action.device for o in outcomes] == ["office_light"]
     assert any(problem in d for d in result.dropped)
+    assert await bench.commands() == ["sasha-demo/office_light/set"]
 
 
 async def test_only_invalid_actions_make_an_infeasible_reply(bench: Bench) -> None:
@@ -206,6 +224,7 @@ async def test_only_invalid_actions_make_an_infeasible_reply(bench: Bench) -> No
     assert result.kind == "infeasible"
     assert "no device 'coffee_machine'" in result.message
     assert outcomes == []
+    assert await bench.commands() == []
 
 
 DESK_ON = '{"kind":"plan","message":"m","actions":[{"device":"office_light","set":{"power":"on"},"reason":"r"}]}'
@@ -223,6 +242,7 @@ async def test_json_in_a_fence_or_prose_is_read_in_one_call(bench: Bench, raw: s
     assert bench.model.calls == 1
     assert [o.action.device for o in outcomes] == ["office_light"]
     assert result.kind == "plan"
+    assert await bench.commands() == ["sasha-demo/office_light/set"]
 
 
 @pytest.mark.parametrize(
@@ -235,6 +255,7 @@ async def test_unreadable_answer_is_repaired(bench: Bench, raw: str) -> None:
     assert bench.model.calls == 2
     assert "could not be used" in bench.model.requests[1]["messages"][-1]["content"]
     assert [o.action.device for o in outcomes] == ["office_light"]
+    assert await bench.commands() == ["sasha-demo/office_light/set"]
 
 
 async def test_unreadable_twice_is_an_error_and_runs_nothing(bench: Bench) -> None:
@@ -243,6 +264,7 @@ async def test_unreadable_twice_is_an_error_and_runs_nothing(bench: Bench) -> No
     result, outcomes = await bench.run("desk light on")
     assert (result.kind, outcomes, bench.model.calls) == ("error", [], 2)
     assert "could not be used" in result.message
+    assert await bench.commands() == []
 
 
 async def test_rate_limit_then_success(bench: Bench) -> None:
@@ -252,6 +274,7 @@ async def test_rate_limit_then_success(bench: Bench) -> None:
     assert result.kind == "plan"
     assert bench.model.calls == 2
     assert [o.result for o in outcomes] == [Result.PUBLISHED]
+    assert await bench.commands() == ["sasha-demo/office_light/set"]
 
 
 async def test_server_error_every_time(bench: Bench, caplog: pytest.LogCaptureFixture) -> None:
@@ -265,6 +288,7 @@ async def test_server_error_every_time(bench: Bench, caplog: pytest.LogCaptureFi
     assert result.calls[0].error
     assert "sk-test-secret" not in result.message
     assert "sk-test-secret" not in caplog.text
+    assert await bench.commands() == []
 
 
 async def test_timeout(rig: Rig, scripted: ScriptedModel) -> None:
@@ -274,6 +298,7 @@ async def test_timeout(rig: Rig, scripted: ScriptedModel) -> None:
         result, outcomes = await bench.run("desk light on")
         assert (result.kind, outcomes) == ("error", [])
         assert "did not answer within 0.3 s" in result.message
+        assert await bench.commands() == []
 
 
 async def test_json_schema_rejection_falls_back_and_is_remembered(rig: Rig) -> None:
@@ -393,3 +418,21 @@ async def test_a_refused_key_is_reported_without_the_key(rig: Rig, scripted: Scr
         assert result.kind == "error"
         assert "check OPENAI_API_KEY" in result.message
         assert "sk-test-secret" not in result.message
+
+
+async def test_the_call_cap_stops_the_repair(rig: Rig, scripted: ScriptedModel) -> None:
+    """Skip the repair round when the request may make only one call, and drop the bad action."""
+    async for bench in _bench(rig, scripted, max_calls=1):
+        bench.model.add(plan(("coffee_machine", {"power": "on"}), ("office_light", {"power": "on"})))
+        result, outcomes = await bench.run("do it")
+        assert bench.model.calls == 1
+        assert [o.action.device for o in outcomes] == ["office_light"]
+        assert "no device 'coffee_machine'" in result.dropped[0]
+
+
+async def test_models_endpoint(scripted: ScriptedModel) -> None:
+    """List the scripted model through the SDK, as clients probe servers."""
+    client = openai.AsyncOpenAI(base_url=scripted.base_url, api_key="x")
+    models = await client.models.list()
+    assert [m.id for m in models.data] == ["scripted"]
+    await client.close()
