@@ -128,6 +128,17 @@ class Executor:
         """Tell whether there is a batch to undo."""
         return bool(self._undo)
 
+    def peek_undo(self) -> list[Action]:
+        """Return the actions `undo` would run now, without running them."""
+        if not self._undo:
+            return []
+        return [Action(s.device, s.previous, "undo") for s in self._undo[-1] if s.previous]
+
+    def drop_undo(self) -> None:
+        """Forget the last batch's undo (its restore is being handled elsewhere)."""
+        if self._undo:
+            self._undo.pop()
+
     async def undo(self) -> list[Outcome]:
         """Restore the values the last batch replaced; returns [] when there is nothing to undo."""
         if not self._undo:

@@ -1,0 +1,320 @@
+"""The assistant: one request, end to end, the same for the chat, MQTT and `sasha ask`.
+
+    undo? → local fast path (hassil) → planner (model) → policy → executor → reply → audit
+
+Explicit commands never reach the model. Sensitive devices, and every plan in review mode,
+wait for a confirmation token. Every request is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sasha.audit import AuditLog, Entry
+from sasha.executor import Action, Executor, Outcome, Result
+from sasha.intents import FastPath, Match, Question
+from sasha.inventory import Inventory
+from sasha.llm.client import CallRecord
+from sasha.planner import NO_MODEL, Planner, PlanResult
+from sasha.policy import ConfirmMode, PendingPlans, needs_confirmation, sensitive_devices
+
+_UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
+_YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})
+_NO = frozenset({"no", "n", "cancel", "don't", "dont", "stop", "no thanks", "never mind", "nevermind"})
+
+
+@dataclass(frozen=True, slots=True)
+class ActionReply:
+    """One action of a reply, with what became of it."""
+
+    device: str
+    set: dict[str, Any]
+    reason: str
+    result: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The reply object of the design (section 5), plus the cost of the model calls."""
+
+    status: str  # done | needs_confirmation | clarify | answer | infeasible | rejected | error
+    message: str
+    id: str | None = None
+    conversation: str | None = None
+    actions: tuple[ActionReply, ...] = ()
+    routine: dict[str, Any] | None = None
+    confirm_token: str | None = None
+    calls: tuple[CallRecord, ...] = ()
+    path: str = "none"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the reply as the MQTT API sends it."""
+        tokens = sum((c.prompt_tokens or 0) + (c.completion_tokens or 0) for c in self.calls)
+        return {
+            "id": self.id,
+            "conversation": self.conversation,
+            "status": self.status,
+            "message": self.message,
+            "actions": [
+                {"device": a.device, "set": a.set, "reason": a.reason, "result": a.result, "error": a.error}
+                for a in self.actions
+            ],
+            "routine": self.routine,
+            "confirm_token": self.confirm_token,
+            "usage": {
+                "model_calls": len(self.calls),
+                "tokens": tokens,
+                "latency_ms": round(sum(c.latency_ms for c in self.calls), 1),
+            },
+        }
+
+
+def _pending_replies(actions: Sequence[Action], why: str) -> tuple[ActionReply, ...]:
+    return tuple(ActionReply(a.device, dict(a.set), a.reason, Result.SKIPPED.value, why) for a in actions)
+
+
+def _outcome_replies(outcomes: Sequence[Outcome]) -> tuple[ActionReply, ...]:
+    return tuple(
+        ActionReply(
+            o.action.device,
+            dict(o.action.set),
+            o.action.reason,
+            o.result.value,
+            o.error or ("held until the broker is back" if o.held else None),
+        )
+        for o in outcomes
+    )
+
+
+@dataclass(slots=True)
+class _Request:
+    text: str
+    conversation: str
+    request_id: str | None
+    source: str
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Assistant:
+    """Handle requests for one home."""
+
+    def __init__(
+        self,
+        home: Inventory,
+        executor: Executor,
+        planner: Planner,
+        *,
+        confirm: ConfirmMode = ConfirmMode.SENSITIVE,
+        audit: AuditLog | None = None,
+        pending_ttl: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.executor = executor
+        self.planner = planner
+        self.confirm_mode = confirm
+        self.audit = audit
+        self.pending = PendingPlans(pending_ttl)
+        self.fast_path = FastPath(home)
+        self._clock = clock
+
+    async def handle(
+        self,
+        text: str,
+        *,
+        conversation: str = "default",
+        request_id: str | None = None,
+        source: str = "api",
+        approve: bool = False,
+    ) -> Reply:
+        """Answer one request; `approve` confirms a plan that would otherwise wait."""
+        request = _Request(text.strip(), conversation, request_id, source)
+        word = " ".join(request.text.lower().strip(" .!?").split())
+        waiting = self.pending.latest(conversation, self._clock())
+        if word in _UNDO:
+            reply = await self._undo(request, approve)
+        elif waiting is not None and (word in _YES or word in _NO):
+            reply = await self._settle(request, waiting.token, approve=word in _YES)
+        else:
+            reply = await self._request(request, approve)
+        await self._audit(request, reply)
+        return reply
+
+    async def confirm(self, token: str, approve: bool, *, request_id: str | None = None, source: str = "api") -> Reply:
+        """Run (or drop) a plan that waited for confirmation."""
+        request = _Request(f"confirm {'yes' if approve else 'no'}", "", request_id, source)
+        reply = await self._settle(request, token, approve=approve)
+        await self._audit(request, reply)
+        return reply
+
+    async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:
+        """Restore what the last plan changed."""
+        request = _Request("undo", conversation, None, source)
+        reply = await self._undo(request, approve)
+        await self._audit(request, reply)
+        return reply
+
+    # --- the steps ------------------------------------------------------------------------
+
+    async def _request(self, request: _Request, approve: bool) -> Reply:
+        found = self.fast_path.match(request.text)
+        if isinstance(found, Match):
+            if found.problem is not None:
+                return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
+            return await self._act(request, list(found.actions), f"OK: {found.summary}.", (), approve, path="fast")
+        if isinstance(found, Question):
+            return self._reply(request, "clarify", found.message, path="fast")
+        result = await self.planner.plan(request.text, request.conversation)
+        return await self._after_plan(request, result, approve)
+
+    async def _after_plan(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
+        calls = result.calls
+        if result.kind == "plan":
+            dropped = tuple(ActionReply("", {}, "", Result.SKIPPED.value, why) for why in result.dropped)
+            return await self._act(
+                request, list(result.actions), result.message, calls, approve, path="model", dropped=dropped
+            )
+        if result.kind == "routine":
+            routine = result.routine.model_dump() if result.routine is not None else None
+            message = f"{result.message} (Routines are not available yet, so nothing was set up.)"
+            return self._reply(request, "infeasible", message, calls=calls, routine=routine, path="model")
+        status = {"clarify": "clarify", "answer": "answer", "infeasible": "infeasible"}.get(result.kind, "error")
+        return self._reply(request, status, result.message, calls=calls, path="model" if calls else "none")
+
+    async def _act(
+        self,
+        request: _Request,
+        actions: list[Action],
+        message: str,
+        calls: tuple[CallRecord, ...],
+        approve: bool,
+        *,
+        path: str,
+        dropped: tuple[ActionReply, ...] = (),
+    ) -> Reply:
+        if not approve and needs_confirmation(self.home, actions, self.confirm_mode):
+            pending = self.pending.add(actions, message, request.conversation, self._clock())
+            sensitive = sensitive_devices(self.home, actions)
+            names = ", ".join(self.home.devices[d].name for d in sensitive)
+            why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
+            return self._reply(
+                request,
+                "needs_confirmation",
+                f"{message} Shall I go ahead? ({why})",
+                actions=_pending_replies(actions, "waiting for confirmation") + dropped,
+                calls=calls,
+                token=pending.token,
+                path=path,
+            )
+        outcomes = await self.executor.execute(actions)
+        replies = _outcome_replies(outcomes) + dropped
+        published = [o for o in outcomes if o.result is Result.PUBLISHED]
+        if not published:
+            reasons = "; ".join(o.error or "" for o in outcomes if o.error)
+            return self._reply(
+                request, "infeasible", f"Nothing could be done: {reasons}", actions=replies, calls=calls, path=path
+            )
+        skipped = [r for r in replies if r.result != Result.PUBLISHED.value]
+        note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
+        return self._reply(request, "done", message + note, actions=replies, calls=calls, path=path)
+
+    async def _settle(self, request: _Request, token: str, *, approve: bool) -> Reply:
+        pending = self.pending.take(token, self._clock())
+        if pending is None:
+            return self._reply(
+                request, "rejected", "That confirmation is unknown or has expired; ask again.", path="confirm"
+            )
+        request.conversation = request.conversation or pending.conversation
+        if not approve:
+            return self._reply(
+                request,
+                "done",
+                "OK, I left everything as it was.",
+                actions=_pending_replies(pending.actions, "declined"),
+                path="confirm",
+            )
+        outcomes = await self.executor.execute(list(pending.actions))
+        replies = _outcome_replies(outcomes)
+        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        return self._reply(request, status, pending.message, actions=replies, path="confirm")
+
+    async def _undo(self, request: _Request, approve: bool) -> Reply:
+        if not self.executor.can_undo:
+            return self._reply(request, "infeasible", "There is nothing to undo.", path="undo")
+        steps = self.executor.peek_undo()
+        if not approve and needs_confirmation(self.home, steps, ConfirmMode.SENSITIVE):
+            # Undoing a lock is unlocking it: sensitive devices wait for a yes here too.
+            self.executor.drop_undo()
+            pending = self.pending.add(steps, "Restored the previous state.", request.conversation, self._clock())
+            return self._reply(
+                request,
+                "needs_confirmation",
+                "Undo touches sensitive devices. Shall I go ahead?",
+                actions=_pending_replies(steps, "waiting for confirmation"),
+                token=pending.token,
+                path="undo",
+            )
+        outcomes = await self.executor.undo()
+        replies = _outcome_replies(outcomes)
+        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        return self._reply(
+            request,
+            status,
+            "Restored the previous state." if status == "done" else "Nothing could be restored.",
+            actions=replies,
+            path="undo",
+        )
+
+    def _reply(
+        self,
+        request: _Request,
+        status: str,
+        message: str,
+        *,
+        actions: tuple[ActionReply, ...] = (),
+        calls: tuple[CallRecord, ...] = (),
+        routine: dict[str, Any] | None = None,
+        token: str | None = None,
+        path: str = "none",
+    ) -> Reply:
+        return Reply(
+            status, message, request.request_id, request.conversation or None, actions, routine, token, calls, path
+        )
+
+    async def _audit(self, request: _Request, reply: Reply) -> None:
+        if self.audit is None:
+            return
+        data = reply.to_json()
+        await self.audit.record(
+            Entry(
+                at=self._clock(),
+                request_id=request.request_id,
+                conversation=reply.conversation,
+                source=request.source,
+                text=request.text,
+                status=reply.status,
+                message=reply.message,
+                path=reply.path,
+                actions=data["actions"],
+                model_calls=[
+                    {
+                        "purpose": c.purpose,
+                        "mode": c.mode,
+                        "prompt_tokens": c.prompt_tokens,
+                        "completion_tokens": c.completion_tokens,
+                        "latency_ms": round(c.latency_ms, 1),
+                        "error": c.error,
+                    }
+                    for c in reply.calls
+                ],
+                tokens=data["usage"]["tokens"],
+                latency_ms=(time.perf_counter() - request.started) * 1000,
+            )
+        )
+
+
+__all__ = ["NO_MODEL", "ActionReply", "Assistant", "Reply"]

@@ -1,0 +1,110 @@
+"""The audit log: every request, what was decided and done, in SQLite under the state directory.
+
+Each request is one row, written in one transaction (so a crash never leaves half a row), from
+a worker thread so the event loop never waits on the disk. Nothing secret is written: the
+log holds what people asked, what the model decided, what was published, and call costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    request_id TEXT,
+    conversation TEXT,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    path TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    model_calls TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    latency_ms REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One audited request."""
+
+    at: float
+    request_id: str | None
+    conversation: str | None
+    source: str
+    text: str
+    status: str
+    message: str
+    path: str  # undo | confirm | fast | model | none
+    actions: list[dict[str, Any]]
+    model_calls: list[dict[str, Any]]
+    tokens: int
+    latency_ms: float
+
+
+class AuditLog:
+    """Append-only request log in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used from worker threads one at a time under the lock.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+    async def record(self, entry: Entry) -> None:
+        """Append one entry."""
+        await asyncio.to_thread(self._write, entry)
+
+    def _write(self, entry: Entry) -> None:
+        row = (
+            entry.at,
+            entry.request_id,
+            entry.conversation,
+            entry.source,
+            entry.text,
+            entry.status,
+            entry.message,
+            entry.path,
+            json.dumps(entry.actions),
+            json.dumps(entry.model_calls),
+            entry.tokens,
+            entry.latency_ms,
+        )
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO requests (at, request_id, conversation, source, text, status, message, path,"
+                " actions, model_calls, tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    def recent(self, limit: int = 20) -> list[Entry]:
+        """Return the newest entries, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
+                " tokens, latency_ms FROM requests ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11])
+            for r in reversed(rows)
+        ]
