@@ -44,6 +44,24 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
+    common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
+    common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
+    common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
+    common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+
+    commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
+
+    ask = commands.add_parser("ask", parents=[common], help="one request, one reply")
+    ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
+    ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
+    ask.add_argument("--yes", action="store_true", help="confirm the plan if it asks (sensitive devices too)")
+
+    history = commands.add_parser("history", parents=[common], help="print the audit log")
+    history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
+
     demo = commands.add_parser("demo", help="a private broker, the simulated home and a walk-through")
     demo.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     return parser
@@ -54,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url", "model")}
+    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url", "model", "state_dir", "api_topic", "confirm")}
     try:
         settings = config.load(flags, config_file=args.config)
         home = inventory.from_file(settings.devices)
@@ -62,6 +80,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(home, settings.devices)
         if args.command == "sim":
             return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+        if args.command == "run":
+            from sasha.service import run_daemon  # noqa: PLC0415
+
+            return _run_until_signal(run_daemon(home, settings))
+        if args.command == "ask":
+            from sasha.service import ask_once  # noqa: PLC0415
+
+            return _run_until_signal(
+                ask_once(home, settings, args.text, as_json=args.json, yes=args.yes, console=_console())
+            )
+        if args.command == "history":
+            from sasha.service import show_history  # noqa: PLC0415
+
+            return show_history(settings, args.limit, _console())
         if args.command == "plan":
             from sasha.oneshot import plan_once  # noqa: PLC0415
 

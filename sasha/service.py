@@ -1,0 +1,107 @@
+"""The long-running and one-shot commands built on the runtime: `run`, `ask`, `history`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from sasha import render
+from sasha.assistant import Reply
+from sasha.audit import AuditLog
+from sasha.config import Settings
+from sasha.daemon import Daemon
+from sasha.inventory import Inventory
+from sasha.planner import NO_MODEL
+from sasha.runtime import running
+
+_LOGGER = logging.getLogger(__name__)
+# How long `ask` waits for the home's retained state before planning with what it has.
+_STATE_WAIT = 3.0
+EXIT_CODES = {"done": 0, "answer": 0, "clarify": 3, "needs_confirmation": 3, "infeasible": 1, "rejected": 1, "error": 1}
+
+
+async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """Serve the MQTT API until SIGTERM/SIGINT (or `stop`), finishing requests in flight."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if sys.platform != "win32":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(home, settings, client_id=f"sasha-daemon-{settings.api_topic}", announce=True) as rt:
+        if rt.model is None:
+            _LOGGER.warning(NO_MODEL)
+        _LOGGER.warning("serving %s/request on %s with %d devices", settings.api_topic, settings.mqtt().url, len(home))
+        await Daemon(rt.assistant, rt.link, root=settings.api_topic).serve(stop)
+    return 0
+
+
+def print_reply(reply: Reply, home: Inventory, console: Console) -> None:
+    """Show a reply to a person."""
+    console.print(f"[bold]{reply.status}[/bold]: {reply.message}", highlight=False)
+    shown = [a for a in reply.actions if a.device]
+    if shown:
+        table = Table("device", "change", "result")
+        for action in shown:
+            device = home.devices.get(action.device)
+            change = ", ".join(f"{k} → {v}" for k, v in action.set.items())
+            result = action.result + (f" ({action.error})" if action.error else "")
+            table.add_row(device.name if device else action.device, change, result)
+        console.print(table)
+    if reply.calls:
+        console.print(f"[dim]{render.calls_summary(reply.calls)}[/dim]")
+
+
+async def ask_once(
+    home: Inventory, settings: Settings, text: str, *, as_json: bool, yes: bool, console: Console
+) -> int:
+    """Handle one request against the live home and print the reply; the exit code says how it went."""
+    async with running(home, settings) as rt:
+        try:
+            await rt.link.wait_connected(_STATE_WAIT)
+        except TimeoutError:
+            console.print(f"error: cannot reach the broker at {settings.mqtt().url}", markup=False)
+            return 1
+        await rt.mirror.wait_until(lambda: rt.mirror.complete, _STATE_WAIT)
+        reply = await rt.assistant.handle(text, conversation="cli", source="cli", approve=yes)
+        await rt.link.flush()
+    if as_json:
+        console.print_json(json.dumps(reply.to_json()))
+    else:
+        print_reply(reply, home, console)
+    return EXIT_CODES.get(reply.status, 1)
+
+
+def show_history(settings: Settings, limit: int, console: Console) -> int:
+    """Print the newest audited requests."""
+    path = settings.state_dir / "audit.db"
+    if not path.exists():
+        console.print(f"No requests yet ({path} does not exist).", markup=False)
+        return 0
+    log = AuditLog(path)
+    try:
+        entries = log.recent(limit)
+    finally:
+        log.close()
+    table = Table("when", "source", "request", "path", "status", "actions", "tokens", "ms")
+    for entry in entries:
+        when = datetime.fromtimestamp(entry.at).strftime("%Y-%m-%d %H:%M:%S")
+        actions = ", ".join(f"{a['device']}:{a['result']}" for a in entry.actions if a.get("device"))
+        table.add_row(
+            when,
+            entry.source,
+            entry.text,
+            entry.path,
+            entry.status,
+            actions,
+            str(entry.tokens),
+            f"{entry.latency_ms:.0f}",
+        )
+    console.print(table)
+    return 0
