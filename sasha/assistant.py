@@ -165,7 +165,7 @@ class Assistant:
         if isinstance(found, Match):
             if found.problem is not None:
                 return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
-            return await self._act(request, list(found.actions), f"OK: {found.summary}.", (), approve, path="fast")
+            return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
         if isinstance(found, Question):
             return self._reply(request, "clarify", found.message, path="fast")
         result = await self.planner.plan(request.text, request.conversation)
@@ -220,7 +220,8 @@ class Assistant:
             )
         skipped = [r for r in replies if r.result != Result.PUBLISHED.value]
         note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
-        return self._reply(request, "done", message + note, actions=replies, calls=calls, path=path)
+        done = f"Done. {message}" if path == "fast" else message
+        return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
 
     async def _settle(self, request: _Request, token: str, *, approve: bool) -> Reply:
         pending = self.pending.take(token, self._clock())

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from sasha import __version__, config, inventory
 from sasha.errors import ConfigError, InventoryError, SashaError
-from sasha.inventory import Capability, Inventory
+from sasha.inventory import Inventory
+from sasha.render import describe
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", parents=[common], help="print the audit log")
     history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
 
-    demo = commands.add_parser("demo", help="a private broker, the simulated home and a walk-through")
-    demo.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    commands.add_parser("chat", parents=[common], help="talk to the home in the terminal")
+    commands.add_parser(
+        "demo", parents=[common], help="an embedded broker, the simulated home and the chat (no set-up needed)"
+    )
     return parser
 
 
@@ -98,10 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sasha.oneshot import plan_once  # noqa: PLC0415
 
             return _run_until_signal(plan_once(home, settings, args.text, as_json=args.json, console=_console()))
-        if args.command == "demo":
-            from sasha.demo import walkthrough  # noqa: PLC0415  (keeps `sasha check` light)
+        if args.command == "chat":
+            from sasha.demo import chat  # noqa: PLC0415  (keeps `sasha check` light)
 
-            return _run_until_signal(walkthrough(home, _console()))
+            return _run_until_signal(chat(home, settings, _console()))
+        if args.command == "demo":
+            from sasha.demo import demo  # noqa: PLC0415
+
+            return _run_until_signal(demo(home, settings, _console()))
     except InventoryError as err:
         # One unwrapped `file:line: problem` per line, so editors and grep can jump to it.
         sys.stderr.writelines(f"{problem}\n" for problem in err.problems)
@@ -129,19 +136,6 @@ def _run_until_signal(job: Coroutine[Any, Any, int]) -> int:
         return result
 
     return asyncio.run(runner())
-
-
-def describe(capability: Capability) -> str:
-    """Describe a capability with its range or choices, e.g. `brightness 1-100%`."""
-    unit = capability.info.unit
-    if capability.values:
-        return f"{capability.name} ({'/'.join(capability.values)})"
-    if capability.min is not None and capability.max is not None:
-        step = f" step {capability.step:g}" if capability.step else ""
-        return f"{capability.name} {capability.min:g}-{capability.max:g}{unit}{step}"
-    if capability.info.words:
-        return f"{capability.name} ({'/'.join(capability.info.words)})"
-    return f"{capability.name}{f' ({unit})' if unit else ''}" + ("" if capability.writable else " ro")
 
 
 def _console() -> Console:

@@ -1,80 +1,99 @@
-"""`sasha demo`: a private broker, the simulated home, and a short walk-through of it.
+"""`sasha demo` and `sasha chat`: the simulated home (for the demo) and a conversation with it.
 
-Until the chat exists this shows the foundation at work: commands go through validation,
-the protocol adapters and a real MQTT broker to the simulated devices, and come back
-through their state topics into the state mirror.
+With no broker configured the demo starts an embedded one (amqtt) in the process, so it needs
+nothing installed. It runs the simulated home from the inventory and opens the chat. Without
+a terminal it plays a short tour first, then reads requests from standard input.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 from rich.console import Console
-from rich.table import Table
 
-from sasha.broker import Mosquitto
-from sasha.executor import Action, Result
+from sasha.chat import Chat, ReadLine, terminal_reader
+from sasha.config import Settings
+from sasha.embedded import EmbeddedBroker
 from sasha.inventory import Inventory
-from sasha.mqtt import MqttSettings
-from sasha.testbed import simulated_home
+from sasha.mqtt import MqttConnection
+from sasha.planner import NO_MODEL
+from sasha.runtime import running
+from sasha.simulator import Simulator
 
-_STEPS: list[tuple[str, list[Action]]] = [
-    (
-        "A warm, dim living room",
-        [
-            Action("living_room_lamp", {"power": "on", "brightness": 30, "color_temp": 2700}, "warm and dim"),
-            Action("living_room_ceiling", {"power": "on", "brightness": 20, "color": "orange"}, "soft colour"),
-            Action("living_room_led_strip", {"power": "on", "brightness": 40, "color": "#8000ff"}, "backlight"),
-            Action("living_room_blinds", {"position": 20}, "privacy"),
-        ],
-    ),
-    (
-        "Bedtime climate",
-        [
-            Action("bedroom_heater", {"power": "on", "target_temperature": 18}, "cool bedroom for sleep"),
-            Action("bedroom_fan", {"power": "on", "fan_speed": 25}, "gentle air"),
-            Action("office_air_conditioner", {"hvac_mode": "off"}, "nobody works at night"),
-        ],
-    ),
-    (
-        "What the validator refuses",
-        [
-            Action("living_room_lamp", {"brightness": 150}, "out of range"),
-            Action("coffee_machine", {"power": "on"}, "does not exist"),
-            Action("bathroom_humidity", {"humidity": 30}, "a sensor cannot be set"),
-            Action("living_room_thermostat", {"target_temperature": 21.3}, "not a multiple of 0.5"),
-        ],
-    ),
+TOUR = [
+    "turn on the living room lamp",
+    "set the bedroom temperature to 19 degrees",
+    "close the curtains",
+    "turn on the fan",
+    "open the garage door",
+    "make it cozy",
+    "/state living room",
+    "undo",
 ]
 
 
-async def walkthrough(home: Inventory, console: Console) -> int:
-    """Run the walk-through; return 0 when every valid command came back from its device."""
-    failures = 0
-    async with Mosquitto() as broker:
-        settings = MqttSettings.from_url(broker.url)
-        console.print(f"[bold]Private MQTT broker[/bold] at {broker.url}")
-        console.print(f"  watch it:  mosquitto_sub -h 127.0.0.1 -p {broker.port} -t '#' -v\n")
-        async with simulated_home(home, settings) as bed:
-            executor, mirror = bed.executor, bed.mirror
-            for title, actions in _STEPS:
-                console.rule(title)
-                table = Table("device", "protocol", "asked", "result", "device now reports")
-                for action, outcome in zip(actions, await executor.execute(actions), strict=True):
-                    device = home.get(action.device)
-                    reported = ""
-                    if outcome.result is Result.PUBLISHED and device is not None:
-                        arrived = await mirror.wait_for(device.id, outcome.action.set, timeout=3)
-                        failures += not arrived
-                        now = mirror.values(device.id)
-                        reported = ", ".join(f"{k}={now.get(k)}" for k in outcome.action.set)
-                    asked = ", ".join(f"{k}={v}" for k, v in action.set.items())
-                    result = outcome.result.value + (f": {outcome.error}" if outcome.error else "")
-                    protocol = device.protocol.value if device else "-"
-                    table.add_row(action.device, protocol, asked, result, reported)
-                console.print(table)
-            console.rule("Undo the last change")
-            for outcome in await executor.undo():
-                console.print(f"  {outcome.action.device}: {outcome.result.value} {dict(outcome.action.set)}")
-    console.print(
-        "\nThe chat and the model-driven planner come next; `sasha sim --mqtt-url URL` runs this home on your broker."
-    )
-    return 1 if failures else 0
+def _tour_then_stdin(console: Console) -> ReadLine:
+    """Type the tour's requests, then read standard input (EOF ends the chat)."""
+    queue = list(TOUR)
+    stdin = terminal_reader(console)
+
+    async def read(prompt: str) -> str | None:
+        if queue and prompt.startswith("[bold cyan]you"):
+            line = queue.pop(0)
+            console.print(f"{prompt}{line}")
+            return line
+        return await stdin(prompt)
+
+    return read
+
+
+@contextlib.asynccontextmanager
+async def _simulated(home: Inventory, settings: Settings) -> AsyncIterator[Simulator]:
+    async with MqttConnection(settings.mqtt(), client_id="sasha-demo-sim") as link:
+        simulator = Simulator(home, link, seed=1)
+        await simulator.attach()
+        physics = asyncio.create_task(simulator.run_physics(5.0), name="demo-physics")
+        try:
+            yield simulator
+        finally:
+            physics.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await physics
+
+
+async def chat(home: Inventory, settings: Settings, console: Console, read: ReadLine | None = None) -> int:
+    """Open the chat on the configured broker."""
+    async with running(home, settings) as rt:
+        try:
+            await rt.link.wait_connected(5)
+        except TimeoutError:
+            console.print(f"Cannot reach the broker at {settings.mqtt().url}.", markup=False)
+            return 1
+        await rt.mirror.wait_until(lambda: rt.mirror.complete, 3)
+        if rt.model is None:
+            console.print(f"[yellow]{NO_MODEL}[/yellow]")
+        return await Chat(rt.assistant, rt.mirror, console, read or terminal_reader(console)).run()
+
+
+async def demo(home: Inventory, settings: Settings, console: Console) -> int:
+    """Run the simulated home on an embedded (or the configured) broker and chat with it."""
+    async with contextlib.AsyncExitStack() as stack:
+        update: dict[str, object] = {}
+        if "mqtt_url" not in settings.model_fields_set:
+            broker = await stack.enter_async_context(EmbeddedBroker())
+            update["mqtt_url"] = broker.url
+            console.print(f"Embedded MQTT broker at [bold]{broker.url}[/bold]")
+            console.print(f"  watch it:  mosquitto_sub -h 127.0.0.1 -p {broker.port} -t '#' -v")
+        if "state_dir" not in settings.model_fields_set:
+            update["state_dir"] = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sasha-demo-")))
+        settings = settings.model_copy(update=update)
+        await stack.enter_async_context(_simulated(home, settings))
+        console.print(f"Simulating {len(home)} devices of {home.home.name} ({len(home.rooms)} rooms).")
+        read = None if sys.stdin.isatty() else _tour_then_stdin(console)
+        return await chat(home, settings, console, read)
+    return 0

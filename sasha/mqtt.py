@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
-from urllib.parse import unquote, urlsplit
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -46,10 +46,15 @@ class MqttSettings:
     password: str | None = field(default=None, repr=False)
     tls: bool = False
     ca_file: str | None = None
+    # 5, or 4 for MQTT 3.1.1 brokers (the embedded demo broker); v5 adds response topics.
+    protocol: int = 5
 
     @classmethod
     def from_url(cls, url: str, *, ca_file: str | None = None) -> MqttSettings:
-        """Parse `mqtt://user:pass@host:port` or `mqtts://…` (TLS, optional CA file)."""
+        """Parse `mqtt://user:pass@host:port` or `mqtts://…` (TLS, optional CA file).
+
+        `?protocol=3.1.1` selects MQTT 3.1.1 for brokers without MQTT 5.
+        """
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -61,6 +66,10 @@ class MqttSettings:
         if not parts.hostname:
             raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: no host")
         tls, default_port = _SCHEMES[scheme]
+        query = parse_qs(parts.query)
+        protocol = {"5": 5, "3.1.1": 4, "311": 4, "4": 4}.get((query.get("protocol") or ["5"])[0])
+        if protocol is None:
+            raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: protocol must be 5 or 3.1.1")
         return cls(
             host=parts.hostname,
             port=port or default_port,
@@ -68,6 +77,7 @@ class MqttSettings:
             password=unquote(parts.password) if parts.password else None,
             tls=tls,
             ca_file=ca_file,
+            protocol=protocol,
         )
 
     @property
@@ -75,7 +85,8 @@ class MqttSettings:
         """Return the URL without the password, safe to log and print."""
         scheme = "mqtts" if self.tls else "mqtt"
         user = f"{self.username}:***@" if self.password else (f"{self.username}@" if self.username else "")
-        return f"{scheme}://{user}{self.host}:{self.port}"
+        query = "?protocol=3.1.1" if self.protocol == 4 else ""
+        return f"{scheme}://{user}{self.host}:{self.port}{query}"
 
 
 def redact_url(url: str) -> str:
@@ -357,28 +368,31 @@ class MqttConnection:
         will = None
         if self._status_topic:
             will = aiomqtt.Will(self._status_topic, b"offline", qos=1, retain=True)
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = _SESSION_EXPIRY
+        session: dict[str, Any]
+        if settings.protocol == 5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = _SESSION_EXPIRY
+            # Always resume: the broker keeps our subscriptions and queues QoS 1 messages
+            # while we are away. mosquitto only writes sessions that were not started
+            # clean to its persistence file, so even the first connect must not be clean
+            # for a command to survive a broker restart.
+            session = {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False, "properties": properties}
+        else:
+            session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
         return aiomqtt.Client(
             settings.host,
             settings.port,
             username=settings.username,
             password=settings.password,
             identifier=self.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
             will=will,
-            # Always resume: the broker keeps our subscriptions and queues QoS 1 messages
-            # while we are away. mosquitto only writes sessions that were not started
-            # clean to its persistence file, so even the first connect must not be clean
-            # for a command to survive a broker restart.
-            clean_start=False,
-            properties=properties,
             tls_params=aiomqtt.TLSParameters(ca_certs=settings.ca_file) if settings.tls else None,
             timeout=self._ack_timeout,
             keepalive=30,
             # Small command packets must not wait for Nagle's algorithm and the peer's
             # delayed ACK: without this a round trip costs ~40 ms per hop on loopback.
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            **session,
         )
 
     async def _run(self) -> None:

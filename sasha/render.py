@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sasha.inventory import Inventory
+from sasha.inventory import Capability, Inventory
 from sasha.llm.client import CallRecord
 from sasha.planner import PlanResult
 
@@ -57,3 +57,16 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
             for c in result.calls
         ],
     }
+
+
+def describe(capability: Capability) -> str:
+    """Describe a capability with its range or choices, e.g. `brightness 1-100%`."""
+    unit = capability.info.unit
+    if capability.values:
+        return f"{capability.name} ({'/'.join(capability.values)})"
+    if capability.min is not None and capability.max is not None:
+        step = f" step {capability.step:g}" if capability.step else ""
+        return f"{capability.name} {capability.min:g}-{capability.max:g}{unit}{step}"
+    if capability.info.words:
+        return f"{capability.name} ({'/'.join(capability.info.words)})"
+    return f"{capability.name}{f' ({unit})' if unit else ''}" + ("" if capability.writable else " ro")
