@@ -23,7 +23,7 @@ mosquitto:
 		exit 1; \
 	fi
 
-demo: $(STAMP) mosquitto
+demo: $(STAMP)
 	$(BIN)/sasha demo
 
 lint: $(STAMP)

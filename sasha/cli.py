@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
     ask.add_argument("--yes", action="store_true", help="confirm the plan if it asks (sensitive devices too)")
 
+    commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
+
     history = commands.add_parser("history", parents=[common], help="print the audit log")
     history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
 
@@ -93,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_until_signal(
                 ask_once(home, settings, args.text, as_json=args.json, yes=args.yes, console=_console())
             )
+        if args.command == "health":
+            from sasha.service import health  # noqa: PLC0415
+
+            return _run_until_signal(health(settings))
         if args.command == "history":
             from sasha.service import show_history  # noqa: PLC0415
 

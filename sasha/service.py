@@ -18,6 +18,7 @@ from sasha.audit import AuditLog
 from sasha.config import Settings
 from sasha.daemon import Daemon
 from sasha.inventory import Inventory
+from sasha.mqtt import Incoming, MqttConnection
 from sasha.planner import NO_MODEL
 from sasha.runtime import running
 
@@ -105,3 +106,23 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
         )
     console.print(table)
     return 0
+
+
+async def health(settings: Settings, timeout: float = 5.0) -> int:
+    """Exit 0 when the daemon's retained status is `online` (for container health checks)."""
+    topic = f"{settings.api_topic}/status"
+    seen: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def on_status(message: Incoming) -> None:
+        seen.append(message.payload)
+        arrived.set()
+
+    async with MqttConnection(settings.mqtt(), reconnect_max=1.0) as link:
+        await link.subscribe([topic], on_status)
+        try:
+            async with asyncio.timeout(timeout):
+                await arrived.wait()
+        except TimeoutError:
+            return 1
+    return 0 if seen[-1] == b"online" else 1

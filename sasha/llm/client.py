@@ -24,6 +24,7 @@ from sasha.errors import SashaError
 
 _LOGGER = logging.getLogger(__name__)
 
+OPENAI_URL = "https://api.openai.com/v1"
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured", "schema")
 _KEY_LIKE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-*]{4,}")
 
@@ -117,7 +118,8 @@ class ModelClient:
         # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=settings.api_key or "not-needed",
-            base_url=settings.base_url,
+            # Explicit, because the SDK would read an empty OPENAI_BASE_URL (as compose sets it) as the URL.
+            base_url=settings.base_url or OPENAI_URL,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
         )
