@@ -37,6 +37,7 @@ test: lint mosquitto
 bench: $(STAMP) mosquitto
 	$(BIN)/python bench/mqtt_roundtrip.py
 	$(BIN)/python bench/prompt_size.py
+	$(BIN)/python bench/local_latency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
