@@ -90,6 +90,8 @@ EXPLICIT = [
     ("turn on the bedside lamp", {"bedroom_bedside_lamp": {"power": "on"}}),
     ("turn on the heater", {"bedroom_heater": {"power": "on"}}),
     ("Turn ON the Office Light!", {"office_light": {"power": "on"}}),
+    ("set the office light color temperature to 4000 kelvin", {"office_light": {"color_temp": 4000}}),
+    ("set the color temperature of the bedroom light to warm white", {"bedroom_light": {"color_temp": 2700}}),
 ]
 
 

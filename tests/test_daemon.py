@@ -35,6 +35,7 @@ class Served:
     model: ScriptedModel
     daemon: Daemon
     now: list[float]
+    stop: asyncio.Event
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ async def served(rig: Rig, scripted: ScriptedModel, tmp_path: Path) -> AsyncIter
     task = asyncio.create_task(daemon.serve(stop))
     await asyncio.sleep(0.3)  # let the subscriptions reach the broker
     try:
-        yield Served(rig, scripted, daemon, now)
+        yield Served(rig, scripted, daemon, now, stop)
     finally:
         stop.set()
         await task
@@ -285,3 +286,14 @@ async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
                 assert message.payload == b"offline"
                 break
     assert (tmp_path / "audit.db").exists()
+
+
+async def test_stop_finishes_requests_in_flight(served: Served) -> None:
+    """Answer a request that is still thinking when the stop comes."""
+    served.model.add({"delay": 1.0, "kind": "answer", "message": "It is 21 °C.", "actions": []})
+    pending = asyncio.create_task(request(served.rig.broker.url, "how warm is it?", timeout=10))
+    await asyncio.sleep(0.5)
+    assert served.model.calls == 1  # the request is with the model now
+    served.stop.set()
+    reply, _ = await pending
+    assert (reply["status"], reply["message"]) == ("answer", "It is 21 °C.")
