@@ -109,14 +109,16 @@ def test_the_file_round_trips_and_reports_lines(tmp_path: Path) -> None:
     assert store.changed()
     with pytest.raises(RoutinesFileError) as caught:
         store.load()
-    line = next(i for i, l in enumerate(broken.splitlines(), 1) if l.strip() == "- id: bathroom_fan_on_when_humid")
+    line = next(
+        n for n, text in enumerate(broken.splitlines(), 1) if text.strip() == "- id: bathroom_fan_on_when_humid"
+    )
     assert caught.value.problems[0].line == line
     assert "no device 'bathroom_fann'" in str(caught.value)
     with pytest.raises(RoutinesFileError, match="is broken"):
         store.save(routines)
     assert path.read_text() == broken  # never overwritten
     path.write_text("routines: [\n")
-    with pytest.raises(RoutinesFileError, match="routines.yaml:2"):
+    with pytest.raises(RoutinesFileError, match=r"routines\.yaml:2"):
         store.load()
 
 
