@@ -8,6 +8,7 @@ wait for a confirmation token. Every request is written to the audit log.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,19 @@ from sasha.inventory import Inventory
 from sasha.llm.client import CallRecord
 from sasha.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, PendingPlans, needs_confirmation, sensitive_devices
+from sasha.routine_book import RoutineBook
+from sasha.routine_store import RoutinesFileError, to_data
+from sasha.routines import check, describe
 
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
 _YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})
 _NO = frozenset({"no", "n", "cancel", "don't", "dont", "stop", "no thanks", "never mind", "nevermind"})
+_MANAGE = re.compile(
+    r"^(?P<verb>stop|disable|pause|turn off|switch off|enable|start|resume|turn on|switch on|delete|remove)"
+    r"\s+(?:the\s+|my\s+)?(?P<name>.+?)\s+(?:routine|automation)$"
+)
+_VERBS = {"delete": "delete", "remove": "delete", "enable": "enable", "start": "enable", "resume": "enable"}
+_VERBS |= {"turn on": "enable", "switch on": "enable"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +120,12 @@ class Assistant:
         *,
         confirm: ConfirmMode = ConfirmMode.SENSITIVE,
         audit: AuditLog | None = None,
+        routines: RoutineBook | None = None,
         pending_ttl: float = 120.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.home = home
+        self.routines = routines
         self.executor = executor
         self.planner = planner
         self.confirm_mode = confirm
@@ -137,6 +149,8 @@ class Assistant:
         waiting = self.pending.latest(conversation, self._clock())
         if word in _UNDO:
             reply = await self._undo(request, approve)
+        elif self.routines is not None and (manage := _MANAGE.match(word)):
+            reply = await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
         elif waiting is not None and (word in _YES or word in _NO):
             reply = await self._settle(request, waiting.token, approve=word in _YES)
         else:
@@ -178,10 +192,26 @@ class Assistant:
             return await self._act(
                 request, list(result.actions), result.message, calls, approve, path="model", dropped=dropped
             )
-        if result.kind == "routine":
-            routine = result.routine.model_dump() if result.routine is not None else None
-            message = f"{result.message} (Routines are not available yet, so nothing was set up.)"
-            return self._reply(request, "infeasible", message, calls=calls, routine=routine, path="model")
+        if result.kind == "routine" and result.routine is not None:
+            routine, problems = check(self.home, result.routine, request=request.text)
+            if routine is None or self.routines is None:
+                why = "; ".join(problems) or "routines are not run here (start `sasha run`)"
+                return self._reply(
+                    request, "infeasible", f"I could not set up that routine: {why}", calls=calls, path="model"
+                )
+            # A new routine always waits for a yes, whatever the review policy says.
+            pending = self.pending.add(routine.actions, result.message, request.conversation, self._clock(), routine)
+            message = f"{result.message} New routine '{routine.name}': {describe(routine)}. Shall I set it up?"
+            return self._reply(
+                request,
+                "needs_confirmation",
+                message,
+                actions=_pending_replies(routine.actions, "runs when the routine fires"),
+                calls=calls,
+                routine=to_data(routine),
+                token=pending.token,
+                path="model",
+            )
         status = {"clarify": "clarify", "answer": "answer", "infeasible": "infeasible"}.get(result.kind, "error")
         return self._reply(request, status, result.message, calls=calls, path="model" if calls else "none")
 
@@ -269,6 +299,29 @@ class Assistant:
             actions=replies,
             path="undo",
         )
+
+    async def _manage(self, request: _Request, book: RoutineBook, verb: str, name: str) -> Reply:
+        found = book.find(name)
+        if not found:
+            names = ", ".join(r.name for r in book.routines) or "none yet"
+            return self._reply(
+                request, "infeasible", f"There is no routine called {name!r} (routines: {names}).", path="routines"
+            )
+        if len(found) > 1:
+            return self._reply(
+                request, "clarify", f"Which routine: {', '.join(r.name for r in found)}?", path="routines"
+            )
+        action = _VERBS.get(verb, "disable")
+        try:
+            if action == "delete":
+                routine = await book.delete(found[0].id)
+                message = f"Deleted the routine '{routine.name}'."
+            else:
+                routine = await book.set_enabled(found[0].id, action == "enable")
+                message = f"The routine '{routine.name}' is {'on' if routine.enabled else 'off'}."
+        except RoutinesFileError as err:
+            return self._reply(request, "error", f"routines.yaml could not be changed: {err}", path="routines")
+        return self._reply(request, "done", message, routine=to_data(routine), path="routines")
 
     def _reply(
         self,

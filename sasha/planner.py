@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sasha import prompts, relevance
+from sasha import prompts, relevance, routines
 from sasha.capabilities import Value
 from sasha.decision import Decision, DecisionError, RoutineModel, parse_decision, parse_rooms, parse_selection
 from sasha.executor import Action
@@ -94,23 +94,16 @@ class Conversations:
 
 def ground(inventory: Inventory, decision: Decision) -> tuple[list[Action], list[str]]:
     """Validate a decision against the inventory; return the usable actions and the problems."""
-    actions: list[Action] = []
-    problems: list[str] = []
-    proposed = list(decision.actions)
     if decision.kind == "routine":
         if decision.routine is None:
             return [], ["kind is routine but 'routine' is missing"]
-        proposed = list(decision.routine.actions)
-        trigger = decision.routine.trigger
-        if trigger.type == "state":
-            device = inventory.get(trigger.device or "")
-            if device is None:
-                problems.append(f"the trigger uses device '{trigger.device}', which this home does not have")
-            elif (trigger.capability or "") not in device.capabilities:
-                problems.append(f"the trigger uses '{trigger.device}'.{trigger.capability}, which it does not have")
-    elif decision.kind != "plan":
+        routine, found = routines.check(inventory, decision.routine)
+        return (list(routine.actions) if routine is not None else []), found
+    if decision.kind != "plan":
         return [], []
-    for action in proposed:
+    actions: list[Action] = []
+    problems: list[str] = []
+    for action in decision.actions:
         checked = validate(inventory, action.device, action.set)
         if checked.ok:
             actions.append(Action(checked.device, checked.values, action.reason))

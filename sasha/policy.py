@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sasha.executor import Action
 from sasha.inventory import Inventory
+from sasha.routines import Routine
 
 
 class ConfirmMode(enum.StrEnum):
@@ -46,6 +47,7 @@ class Pending:
     message: str
     conversation: str
     expires: float
+    routine: Routine | None = None
 
 
 class PendingPlans:
@@ -56,12 +58,14 @@ class PendingPlans:
         self._limit = limit
         self._pending: dict[str, Pending] = {}
 
-    def add(self, actions: Sequence[Action], message: str, conversation: str, now: float) -> Pending:
-        """Hold a plan and return it with its token."""
+    def add(
+        self, actions: Sequence[Action], message: str, conversation: str, now: float, routine: Routine | None = None
+    ) -> Pending:
+        """Hold a plan (or a new routine) and return it with its token."""
         self._expire(now)
         while len(self._pending) >= self._limit:
             self._pending.pop(next(iter(self._pending)))
-        pending = Pending(secrets.token_urlsafe(9), tuple(actions), message, conversation, now + self.ttl)
+        pending = Pending(secrets.token_urlsafe(9), tuple(actions), message, conversation, now + self.ttl, routine)
         self._pending[pending.token] = pending
         return pending
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sasha.assistant import Assistant
 from sasha.audit import AuditLog
 from sasha.config import Settings
+from sasha.engine import RoutineEngine, home_zone
 from sasha.executor import Executor
 from sasha.inventory import Inventory
 from sasha.llm.client import ModelClient
@@ -16,6 +17,8 @@ from sasha.mqtt import MqttConnection
 from sasha.planner import Planner
 from sasha.policy import ConfirmMode
 from sasha.prompts import Prompts
+from sasha.routine_book import RoutineBook
+from sasha.routine_store import RoutineStore
 from sasha.state import StateMirror
 
 
@@ -29,13 +32,24 @@ class Runtime:
     mirror: StateMirror
     assistant: Assistant
     model: ModelClient | None
+    routines: RoutineBook
+    engine: RoutineEngine | None
 
 
 @contextlib.asynccontextmanager
 async def running(
-    home: Inventory, settings: Settings, *, client_id: str | None = None, announce: bool = False
+    home: Inventory,
+    settings: Settings,
+    *,
+    client_id: str | None = None,
+    announce: bool = False,
+    run_routines: bool = False,
 ) -> AsyncIterator[Runtime]:
-    """Connect and assemble; `announce` publishes online/offline on `<api_topic>/status`."""
+    """Connect and assemble.
+
+    `announce` publishes online/offline on `<api_topic>/status` and the routines on
+    `<api_topic>/routines`; `run_routines` builds the engine (only one process should run it).
+    """
     status = f"{settings.api_topic}/status" if announce else None
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None
@@ -52,8 +66,21 @@ async def running(
                 templates=Prompts.load(settings.planner.prompts_dir),
                 max_devices_in_prompt=settings.planner.max_devices_in_prompt,
             )
-            assistant = Assistant(home, executor, planner, confirm=ConfirmMode(settings.confirm), audit=audit)
-            yield Runtime(home, settings, link, mirror, assistant, client)
+            engine = None
+            if run_routines:
+                engine = RoutineEngine(mirror, executor, zone=home_zone(home.home.timezone), audit=audit)
+            topic = f"{settings.api_topic}/routines"
+
+            def publish(text: str) -> None:
+                link.publish_nowait(topic, text, retain=True)
+
+            store = RoutineStore(settings.state_dir / "routines.yaml", home)
+            book = RoutineBook(store, engine, publish if announce else None)
+            book.load()
+            assistant = Assistant(
+                home, executor, planner, confirm=ConfirmMode(settings.confirm), audit=audit, routines=book
+            )
+            yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
         if client is not None:
             await client.close()

@@ -20,7 +20,7 @@ from sasha.daemon import Daemon
 from sasha.inventory import Inventory
 from sasha.mqtt import Incoming, MqttConnection
 from sasha.planner import NO_MODEL
-from sasha.runtime import running
+from sasha.runtime import Runtime, running
 
 _LOGGER = logging.getLogger(__name__)
 # How long `ask` waits for the home's retained state before planning with what it has.
@@ -29,18 +29,36 @@ EXIT_CODES = {"done": 0, "answer": 0, "clarify": 3, "needs_confirmation": 3, "in
 
 
 async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event | None = None) -> int:
-    """Serve the MQTT API until SIGTERM/SIGINT (or `stop`), finishing requests in flight."""
+    """Serve the MQTT API and run the routines until SIGTERM/SIGINT (or `stop`), finishing requests in flight."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     if sys.platform != "win32":
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    async with running(home, settings, client_id=f"sasha-daemon-{settings.api_topic}", announce=True) as rt:
+    client_id = f"sasha-daemon-{settings.api_topic}"
+    async with running(home, settings, client_id=client_id, announce=True, run_routines=True) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
         _LOGGER.warning("serving %s/request on %s with %d devices", settings.api_topic, settings.mqtt().url, len(home))
-        await Daemon(rt.assistant, rt.link, root=settings.api_topic).serve(stop)
+        await rt.mirror.wait_until(lambda: rt.mirror.complete, _STATE_WAIT)
+        async with asyncio.TaskGroup() as group:
+            background = [
+                group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
+                group.create_task(_watch(rt), name="routines-file"),
+            ]
+            await Daemon(rt.assistant, rt.link, root=settings.api_topic).serve(stop)
+            for task in background:
+                if task is not None:
+                    task.cancel()
     return 0
+
+
+async def _watch(rt: Runtime, interval: float = 2.0) -> None:
+    """Reload routines.yaml when it is edited by hand or by `sasha routines`."""
+    while True:
+        await asyncio.sleep(interval)
+        if await rt.routines.reload_if_changed():
+            _LOGGER.warning("reloaded %s: %d routines", rt.routines.store.path, len(rt.routines.routines))
 
 
 def print_reply(reply: Reply, home: Inventory, console: Console) -> None:
