@@ -268,6 +268,13 @@ class Assistant:
                 actions=_pending_replies(pending.actions, "declined"),
                 path="confirm",
             )
+        if pending.routine is not None and self.routines is not None:
+            try:
+                routine = await self.routines.add(pending.routine)
+            except RoutinesFileError as err:
+                return self._reply(request, "error", f"The routine was not saved: {err}", path="confirm")
+            message = f"Routine '{routine.name}' is set up: {describe(routine)}."
+            return self._reply(request, "done", message, routine=to_data(routine), path="confirm")
         outcomes = await self.executor.execute(list(pending.actions))
         replies = _outcome_replies(outcomes)
         status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"

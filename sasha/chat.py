@@ -17,6 +17,7 @@ from rich.table import Table
 from sasha.assistant import Assistant, Reply
 from sasha.inventory import Inventory
 from sasha.render import describe
+from sasha.routines import describe as describe_routine
 from sasha.state import StateMirror
 
 ReadLine = Callable[[str], Awaitable[str | None]]
@@ -26,7 +27,7 @@ HELP = """\
 Say what you want: "turn on the kitchen light", "make it cozy", "is it warm in the bedroom?".
   /devices          the devices of the home
   /state [name]     current values (of one device or room)
-  /routines         routines (not available yet)
+  /routines         the routines (say "stop the night routine" to change one)
   /undo             put back what the last plan changed
   /history          the last requests
   /help             this text
@@ -138,9 +139,21 @@ class Chat:
         elif command == "/history":
             await self._history()
         elif command == "/routines":
-            self._console.print("No routines yet: routines are not available in this version.")
+            self._routines()
         else:
             self._console.print(f"Unknown command {command}; /help lists them.", markup=False)
+
+    def _routines(self) -> None:
+        book = self._assistant.routines
+        routines = book.routines if book is not None else []
+        if not routines:
+            self._console.print('No routines yet. Try "turn the bathroom fan on when it gets humid".')
+            return
+        table = Table("routine", "on", "what")
+        for routine in routines:
+            table.add_row(routine.name, "yes" if routine.enabled else "no", describe_routine(routine))
+        self._console.print(table)
+        self._console.print('[dim]Say "stop the <name> routine", "start …" or "delete …" to change them.[/dim]')
 
     def _devices(self) -> None:
         table = Table("room", "device", "type", "capabilities")

@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
     ask.add_argument("--yes", action="store_true", help="confirm the plan if it asks (sensitive devices too)")
 
+    routines = commands.add_parser("routines", parents=[common], help="list, show, enable, disable or delete routines")
+    routines.add_argument("action", choices=["list", "show", "enable", "disable", "delete"])
+    routines.add_argument("routine", nargs="?", help="routine id (see `sasha routines list`)")
+
     commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
 
     history = commands.add_parser("history", parents=[common], help="print the audit log")
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_until_signal(
                 ask_once(home, settings, args.text, as_json=args.json, yes=args.yes, console=_console())
             )
+        if args.command == "routines":
+            from sasha.service import manage_routines  # noqa: PLC0415
+
+            return manage_routines(home, settings, args.action, args.routine, _console())
         if args.command == "health":
             from sasha.service import health  # noqa: PLC0415
 

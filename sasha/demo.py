@@ -66,9 +66,11 @@ async def _simulated(home: Inventory, settings: Settings) -> AsyncIterator[Simul
                 await physics
 
 
-async def chat(home: Inventory, settings: Settings, console: Console, read: ReadLine | None = None) -> int:
-    """Open the chat on the configured broker."""
-    async with running(home, settings) as rt:
+async def chat(
+    home: Inventory, settings: Settings, console: Console, read: ReadLine | None = None, *, run_routines: bool = False
+) -> int:
+    """Open the chat on the configured broker; the demo also runs the routines (`sasha run` does otherwise)."""
+    async with running(home, settings, run_routines=run_routines) as rt:
         try:
             await rt.link.wait_connected(5)
         except TimeoutError:
@@ -77,7 +79,14 @@ async def chat(home: Inventory, settings: Settings, console: Console, read: Read
         await rt.mirror.wait_until(lambda: rt.mirror.complete, 3)
         if rt.model is None:
             console.print(f"[yellow]{NO_MODEL}[/yellow]")
-        return await Chat(rt.assistant, rt.mirror, console, read or terminal_reader(console)).run()
+        engine = asyncio.create_task(rt.engine.run(), name="routines") if rt.engine else None
+        try:
+            return await Chat(rt.assistant, rt.mirror, console, read or terminal_reader(console)).run()
+        finally:
+            if engine is not None:
+                engine.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await engine
 
 
 async def demo(home: Inventory, settings: Settings, console: Console) -> int:
@@ -95,5 +104,5 @@ async def demo(home: Inventory, settings: Settings, console: Console) -> int:
         await stack.enter_async_context(_simulated(home, settings))
         console.print(f"Simulating {len(home)} devices of {home.home.name} ({len(home.rooms)} rooms).")
         read = None if sys.stdin.isatty() else _tour_then_stdin(console)
-        return await chat(home, settings, console, read)
+        return await chat(home, settings, console, read, run_routines=True)
     return 0

@@ -122,7 +122,9 @@ class RoutineEngine:
         self._since.clear()
         for routine in self.routines.values():
             if isinstance(routine.trigger, StateTrigger):
-                self._armed[routine.id] = not routine.trigger.test.holds(self._current(routine.trigger.test))
+                current = self._current(routine.trigger.test)
+                if current is not None:
+                    self._armed[routine.id] = not routine.trigger.test.holds(current)
 
     def _current(self, test: Threshold) -> Value | None:
         reading = self._mirror.get(test.device, test.capability)
@@ -136,10 +138,15 @@ class RoutineEngine:
             if trigger.test.capability not in changed:
                 continue
             holds = trigger.test.holds(changed[trigger.test.capability])
+            if routine.id not in self._armed:
+                # The first value seen since loading says where we are, not that it crossed:
+                # a restart must not fire every routine whose condition already holds.
+                self._armed[routine.id] = not holds
+                continue
             if not holds:
                 self._armed[routine.id] = True
                 self._since.pop(routine.id, None)
-            elif self._armed.get(routine.id, True) and routine.id not in self._since:
+            elif self._armed[routine.id] and routine.id not in self._since:
                 self._since[routine.id] = self.clock.now()
                 self._wake.set()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -20,6 +21,8 @@ from sasha.daemon import Daemon
 from sasha.inventory import Inventory
 from sasha.mqtt import Incoming, MqttConnection
 from sasha.planner import NO_MODEL
+from sasha.routine_store import RoutinesFileError, RoutineStore, dump
+from sasha.routines import describe
 from sasha.runtime import Runtime, running
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,7 +43,6 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
         _LOGGER.warning("serving %s/request on %s with %d devices", settings.api_topic, settings.mqtt().url, len(home))
-        await rt.mirror.wait_until(lambda: rt.mirror.complete, _STATE_WAIT)
         async with asyncio.TaskGroup() as group:
             background = [
                 group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
@@ -144,3 +146,35 @@ async def health(settings: Settings, timeout: float = 5.0) -> int:
         except TimeoutError:
             return 1
     return 0 if seen[-1] == b"online" else 1
+
+
+def manage_routines(home: Inventory, settings: Settings, action: str, ident: str | None, console: Console) -> int:
+    """Work on routines.yaml directly; a running daemon reloads it within seconds."""
+    store = RoutineStore(settings.state_dir / "routines.yaml", home)
+    try:
+        routines = store.load()
+    except RoutinesFileError as err:
+        for problem in err.problems:
+            console.print(str(problem), markup=False, highlight=False)
+        return 1
+    if action == "list":
+        table = Table("id", "on", "name", "what")
+        for routine in routines:
+            table.add_row(routine.id, "yes" if routine.enabled else "no", routine.name, describe(routine))
+        console.print(table if routines else f"No routines in {store.path}.")
+        return 0
+    found = [r for r in routines if r.id == ident]
+    if not found:
+        console.print(f"No routine with id {ident!r}; `sasha routines list` shows them.", markup=False)
+        return 1
+    routine = found[0]
+    if action == "show":
+        console.print(dump([routine]), markup=False, highlight=False)
+        return 0
+    if action == "delete":
+        store.save([r for r in routines if r.id != routine.id])
+    else:
+        changed = dataclasses.replace(routine, enabled=action == "enable")
+        store.save([changed if r.id == routine.id else r for r in routines])
+    console.print(f"{action}d {routine.id}", markup=False)
+    return 0

@@ -200,3 +200,30 @@ async def test_time_window_condition_gates_a_state_trigger(rig: Rig) -> None:
     rig.simulator.set_values("bathroom_humidity", {"humidity": 81})
     assert await rig.mirror.wait_for("bathroom_humidity", {"humidity": 81}, timeout=5)
     assert [f.routine for f in await engine.tick()] == ["bathroom_fan_on_when_humid"]
+
+
+async def test_a_value_already_past_the_threshold_at_start_does_not_fire() -> None:
+    """Arm from the first reading after loading: only a crossing seen by the engine fires."""
+    from sasha.executor import Executor
+    from sasha.mqtt import Incoming, MqttConnection, MqttSettings
+    from sasha.state import StateMirror
+
+    mirror = StateMirror(HOME)
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))  # never started: commands are held
+    engine = RoutineEngine(
+        mirror,
+        Executor(HOME, link, mirror, ack_wait=0.01),
+        zone=BERLIN,
+        clock=ManualClock(datetime(2026, 6, 1, 12, tzinfo=UTC)),
+    )
+    engine.load([_routine(HUMID)])
+
+    def reading(value: str) -> None:
+        mirror.handle(Incoming("sasha-demo/bathroom_humidity/humidity", value.encode()))
+
+    reading("75")  # a restart while it is humid: no crossing was seen
+    assert await engine.tick() == []
+    reading("40")
+    reading("70")
+    assert [f.routine for f in await engine.tick()] == ["bathroom_fan_on_when_humid"]
+    assert link.held == 1
