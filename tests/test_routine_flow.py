@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sasha.assistant import Assistant
+from sasha.audit import AuditLog
 from sasha.engine import RoutineEngine
 from sasha.llm.client import ModelClient
 from sasha.llm.scripted import ScriptedModel
@@ -255,6 +256,10 @@ async def test_routines_survive_a_daemon_restart(rig: Rig, scripted: ScriptedMod
             await _until(lambda: any(m.topic == FAN_TOPIC for m in wire), 10)
         finally:
             await _stop(process)
+    log = AuditLog(tmp_path / "audit.db")
+    firings = [e for e in log.recent() if e.source == "routine"]
+    log.close()
+    assert [(e.text, e.actions[0]["result"]) for e in firings] == [("routine Bathroom fan on when humid", "published")]
 
 
 async def test_a_corrupted_routines_file_stops_only_its_own_loading(rig: Rig, tmp_path: Path) -> None:
@@ -314,3 +319,14 @@ async def test_routines_command(tmp_path: Path, rig: Rig) -> None:
     assert (await sasha("delete", "nope"))[0] == 1
     assert (await sasha("delete", "bathroom_fan_on_when_humid"))[0] == 0
     assert "No routines" in (await sasha("list"))[1]
+
+
+async def test_a_new_routine_waits_for_a_yes_even_when_confirm_is_never(setup: Setup) -> None:
+    """Hold a new routine for confirmation whatever the review policy says."""
+    from sasha.policy import ConfirmMode
+
+    setup.assistant.confirm_mode = ConfirmMode.NEVER
+    setup.model.add(HUMID)
+    reply = await setup.assistant.handle("keep the bathroom dry")
+    assert reply.status == "needs_confirmation"
+    assert setup.book.routines == []

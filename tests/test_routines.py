@@ -227,3 +227,21 @@ async def test_a_value_already_past_the_threshold_at_start_does_not_fire() -> No
     reading("70")
     assert [f.routine for f in await engine.tick()] == ["bathroom_fan_on_when_humid"]
     assert link.held == 1
+
+
+async def test_state_condition_gates_a_time_trigger(rig: Rig) -> None:
+    """Skip the evening routine while nobody is in the hallway; run it when someone is."""
+    clock = ManualClock(datetime(2026, 6, 1, 17, tzinfo=UTC))  # 19:00 in Berlin
+    engine = RoutineEngine(rig.mirror, rig.executor, zone=BERLIN, clock=clock)
+    evening = {
+        **NIGHT,
+        "trigger": {"type": "time", "at": "19:30"},
+        "conditions": [{"type": "state", "device": "hallway_presence", "capability": "occupancy", "equals": True}],
+    }
+    engine.load([_routine(evening)])
+    clock.advance(3600)
+    assert await engine.tick() == []
+    rig.simulator.set_values("hallway_presence", {"occupancy": True})
+    assert await rig.mirror.wait_for("hallway_presence", {"occupancy": True}, timeout=5)
+    clock.advance(24 * 3600)
+    assert len(await engine.tick()) == 1
