@@ -361,17 +361,7 @@ class Assistant:
                 message=reply.message,
                 path=reply.path,
                 actions=data["actions"],
-                model_calls=[
-                    {
-                        "purpose": c.purpose,
-                        "mode": c.mode,
-                        "prompt_tokens": c.prompt_tokens,
-                        "completion_tokens": c.completion_tokens,
-                        "latency_ms": round(c.latency_ms, 1),
-                        "error": c.error,
-                    }
-                    for c in reply.calls
-                ],
+                model_calls=[c.to_json() for c in reply.calls],
                 tokens=data["usage"]["tokens"],
                 latency_ms=(time.perf_counter() - request.started) * 1000,
             )

@@ -12,8 +12,8 @@ from sasha.config import Settings
 from sasha.inventory import Inventory
 from sasha.llm.client import ModelClient
 from sasha.mqtt import MqttConnection
-from sasha.planner import NO_MODEL, Planner
-from sasha.prompts import Prompts
+from sasha.planner import NO_MODEL
+from sasha.runtime import make_planner
 from sasha.state import StateMirror
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,13 +43,7 @@ async def plan_once(home: Inventory, settings: Settings, text: str, *, as_json: 
         return 2
     mirror = await read_state(home, settings)
     client = ModelClient(model)
-    planner = Planner(
-        home,
-        client,
-        state=mirror.snapshot,
-        templates=Prompts.load(settings.planner.prompts_dir),
-        max_devices_in_prompt=settings.planner.max_devices_in_prompt,
-    )
+    planner = make_planner(home, settings, client, mirror)
     try:
         with console.status("thinking…"):
             result = await planner.plan(text)

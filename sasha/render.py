@@ -45,17 +45,7 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "actions": [{"device": a.device, "set": dict(a.set), "reason": a.reason} for a in result.actions],
         "dropped": list(result.dropped),
         "routine": result.routine.model_dump() if result.routine is not None else None,
-        "model_calls": [
-            {
-                "purpose": c.purpose,
-                "mode": c.mode,
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "latency_ms": round(c.latency_ms, 1),
-                "error": c.error,
-            }
-            for c in result.calls
-        ],
+        "model_calls": [c.to_json() for c in result.calls],
     }
 
 

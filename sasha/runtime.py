@@ -36,6 +36,17 @@ class Runtime:
     engine: RoutineEngine | None
 
 
+def make_planner(home: Inventory, settings: Settings, client: ModelClient | None, mirror: StateMirror) -> Planner:
+    """Build the planner the settings describe, reading the state from `mirror`."""
+    return Planner(
+        home,
+        client,
+        state=mirror.snapshot,
+        templates=Prompts.load(settings.planner.prompts_dir),
+        max_devices_in_prompt=settings.planner.max_devices_in_prompt,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running(
     home: Inventory,
@@ -59,13 +70,7 @@ async def running(
             mirror = StateMirror(home)
             await mirror.attach(link)
             executor = Executor(home, link, mirror)
-            planner = Planner(
-                home,
-                client,
-                state=mirror.snapshot,
-                templates=Prompts.load(settings.planner.prompts_dir),
-                max_devices_in_prompt=settings.planner.max_devices_in_prompt,
-            )
+            planner = make_planner(home, settings, client, mirror)
             engine = None
             if run_routines:
                 engine = RoutineEngine(mirror, executor, zone=home_zone(home.home.timezone), audit=audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +93,9 @@ def model_settings(server: ScriptedModel, **overrides: float | int | str) -> Mod
         **overrides,
     }
     return ModelSettings(**values)  # type: ignore[arg-type]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """Return this process's environment without Sasha's and the SDK's settings, plus `extra`."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
+    return {**keep, **extra}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 import uuid
@@ -24,7 +23,7 @@ from sasha.daemon import Daemon
 from sasha.llm.client import ModelClient
 from sasha.llm.scripted import ScriptedModel
 from sasha.planner import Planner
-from tests.conftest import EXAMPLE, ROOT, Rig, model_settings
+from tests.conftest import EXAMPLE, ROOT, Rig, clean_env, model_settings
 
 
 @dataclass
@@ -231,11 +230,6 @@ async def test_undo_over_mqtt(served: Served) -> None:
     assert await served.rig.mirror.wait_for("office_light", {"brightness": 80}, timeout=5)
 
 
-def _env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-    return {**keep, **extra}
-
-
 async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
     """Run `sasha run`: status and HA discovery retained, requests served, clean stop on SIGTERM."""
     url = rig.broker.url
@@ -251,7 +245,7 @@ async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
         "--state-dir",
         str(tmp_path),
         cwd=ROOT,
-        env=_env(),
+        env=clean_env(),
         stderr=asyncio.subprocess.PIPE,
     )
     try:

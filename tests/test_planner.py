@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from sasha.llm.client import ModelClient, ModelSettings
 from sasha.llm.scripted import ScriptedModel
 from sasha.mqtt import Incoming, MqttSettings
 from sasha.planner import NO_MODEL, Planner
-from tests.conftest import EXAMPLE, Rig, fast, model_settings
+from tests.conftest import EXAMPLE, Rig, clean_env, fast, model_settings
 
 
 @dataclass
@@ -336,11 +335,6 @@ async def test_no_model_configured(rig: Rig) -> None:
     assert "OPENAI_BASE_URL" in result.message
 
 
-def _env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-    return {**keep, **extra}
-
-
 async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> None:
     """Run `sasha plan` against a broker and a model given the SDK's way, and print JSON."""
     scripted.add(COZY)
@@ -357,7 +351,7 @@ async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> Non
         str(EXAMPLE),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-x", SASHA_MODEL="local-model"),
+        env=clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-x", SASHA_MODEL="local-model"),
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
@@ -391,7 +385,7 @@ async def test_plan_command_without_a_model() -> None:
         f"mqtt://127.0.0.1:{free_port()}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(),
+        env=clean_env(),
     )
     out, _ = await process.communicate()
     assert process.returncode == 2

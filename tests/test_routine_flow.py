@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +22,7 @@ from sasha.mqtt import Incoming, MqttSettings
 from sasha.planner import Planner
 from sasha.routine_book import RoutineBook
 from sasha.routine_store import RoutineStore
-from tests.conftest import EXAMPLE, ROOT, Rig, fast, model_settings
+from tests.conftest import EXAMPLE, ROOT, Rig, clean_env, fast, model_settings
 
 FAN_TOPIC = "zigbee2mqtt/bathroom_fan/set"
 HUMID: dict[str, Any] = {
@@ -192,11 +191,6 @@ async def _online(url: str) -> None:
     await asyncio.sleep(0.5)  # the API subscriptions follow the status by a few milliseconds
 
 
-def _env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-    return {**keep, **extra}
-
-
 async def _daemon(url: str, state: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -228,7 +222,7 @@ async def test_routines_survive_a_daemon_restart(rig: Rig, scripted: ScriptedMod
     from tests.test_daemon import request
 
     url = rig.broker.url
-    env = _env(OPENAI_BASE_URL=scripted.base_url)
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url)
     scripted.add(HUMID)
     process = await _daemon(url, tmp_path, env)
     try:
@@ -269,7 +263,7 @@ async def test_a_corrupted_routines_file_stops_only_its_own_loading(rig: Rig, tm
     broken = "routines:\n  - name: Night\n    trigger: {type: time, at: '22:30'\n"
     path = tmp_path / "routines.yaml"
     path.write_text(broken)
-    process = await _daemon(rig.broker.url, tmp_path, _env())
+    process = await _daemon(rig.broker.url, tmp_path, clean_env())
     try:
         await _online(rig.broker.url)
         reply, _ = await request(rig.broker.url, "turn on the hallway light", timeout=15)
@@ -303,7 +297,7 @@ async def test_routines_command(tmp_path: Path, rig: Rig) -> None:
             "--devices",
             str(EXAMPLE),
             cwd=ROOT,
-            env=_env(),
+            env=clean_env(),
             stdout=asyncio.subprocess.PIPE,
         )
         out, _ = await process.communicate()

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 
 from sasha.llm.scripted import ScriptedModel
-from tests.conftest import EXAMPLE, ROOT, Rig
-
-
-def _env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-    return {**keep, **extra}
+from tests.conftest import EXAMPLE, ROOT, Rig, clean_env
 
 
 async def _sasha(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -24,7 +18,7 @@ async def _sasha(*args: str, env: dict[str, str] | None = None) -> tuple[int, st
         "sasha",
         *args,
         cwd=ROOT,
-        env=env or _env(),
+        env=env or clean_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -70,7 +64,7 @@ async def test_ask_uses_the_model_from_the_environment(rig: Rig, scripted: Scrip
             "actions": [{"device": "living_room_lamp", "set": {"power": "on", "brightness": 20}, "reason": "warm"}],
         }
     )
-    env = _env(OPENAI_BASE_URL=scripted.base_url, SASHA_MODEL="local")
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, SASHA_MODEL="local")
     code, out, err = await _sasha(
         "ask",
         "make it cozy",

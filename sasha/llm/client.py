@@ -91,6 +91,17 @@ class CallRecord:
     completion_tokens: int | None = None
     error: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as plain data (for replies and the audit log)."""
+        return {
+            "purpose": self.purpose,
+            "mode": self.mode,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_ms": round(self.latency_ms, 1),
+            "error": self.error,
+        }
+
 
 @dataclass(slots=True)
 class CallLog:
