@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sasha import _yamlsource
 from sasha.errors import ConfigError
-from sasha.llm.client import ModelSettings
+from sasha.llm.settings import ModelSettings
 from sasha.mqtt import MqttSettings, redact_url
 
 # Setting (a dotted path into the config file) → environment variable.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from sasha.inventory import Capability, Inventory
-from sasha.llm.client import CallRecord
-from sasha.planner import PlanResult
+
+if TYPE_CHECKING:  # only types: `sasha check` should not import the openai SDK
+    from sasha.llm.client import CallRecord
+    from sasha.planner import PlanResult
 
 
 def plan_table(home: Inventory, result: PlanResult) -> Table:

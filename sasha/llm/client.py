@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import openai
 
 from sasha.errors import SashaError
+from sasha.llm.settings import ModelSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,33 +50,6 @@ class Mode(enum.StrEnum):
 
 
 _NEXT_MODE = {Mode.JSON_SCHEMA: Mode.JSON_OBJECT, Mode.JSON_OBJECT: Mode.PLAIN}
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """Which model to use and how to call it."""
-
-    model: str = "gpt-4o-mini"
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    temperature: float = 0.2
-    timeout: float = 30.0
-    max_retries: int = 2
-    max_calls: int = 4
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ModelSettings | None:
-        """Read OPENAI_API_KEY, OPENAI_BASE_URL and SASHA_MODEL; None when no model is configured."""
-        environ = os.environ if environ is None else environ
-        api_key = environ.get("OPENAI_API_KEY") or None
-        base_url = environ.get("OPENAI_BASE_URL") or None
-        if api_key is None and base_url is None:
-            return None
-        values: dict[str, Any] = {"api_key": api_key, "base_url": base_url}
-        if environ.get("SASHA_MODEL"):
-            values["model"] = environ["SASHA_MODEL"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
