@@ -64,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     routines.add_argument("action", choices=["list", "show", "enable", "disable", "delete"])
     routines.add_argument("routine", nargs="?", help="routine id (see `sasha routines list`)")
 
+    scenario = commands.add_parser("scenario", parents=[common], help="replay scenario files (tests, model evaluation)")
+    scenario.add_argument("verb", choices=["run"])
+    scenario.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders")
+    scenario.add_argument(
+        "--live", action="store_true", help="ignore the scripted answers and use the configured model"
+    )
+    scenario.add_argument("--json", type=Path, metavar="FILE", help="write a JSON report")
+    scenario.add_argument("-k", metavar="NAME", help="only scenarios whose name or file contains NAME")
+
     commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
 
     history = commands.add_parser("history", parents=[common], help="print the audit log")
@@ -103,6 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sasha.service import manage_routines  # noqa: PLC0415
 
             return manage_routines(home, settings, args.action, args.routine, _console())
+        if args.command == "scenario":
+            from sasha.scenario_runner import run_files  # noqa: PLC0415
+
+            job = run_files(args.paths, settings, _console(), live=args.live, keyword=args.k, report=args.json)
+            return _run_until_signal(job)
         if args.command == "health":
             from sasha.service import health  # noqa: PLC0415
 
