@@ -180,7 +180,8 @@ class Assistant:
             if found.problem is not None:
                 return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
             return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
-        if isinstance(found, Question):
+        if isinstance(found, Question) and not self.planner.has_model:
+            # With a model, the planner can often tell which one from the conversation.
             return self._reply(request, "clarify", found.message, path="fast")
         result = await self.planner.plan(request.text, request.conversation)
         return await self._after_plan(request, result, approve)

@@ -134,6 +134,11 @@ class Planner:
         self._clock = clock or (lambda: datetime.now().astimezone())
         self.conversations = conversations or Conversations()
 
+    @property
+    def has_model(self) -> bool:
+        """Tell whether a model is configured."""
+        return self._client is not None
+
     async def plan(self, text: str, conversation: str = "default") -> PlanResult:
         """Decide what to do about `text`, in the context of the conversation so far."""
         if self._client is None:

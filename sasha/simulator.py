@@ -17,15 +17,28 @@ from typing import Any
 
 from sasha import physics
 from sasha.adapters import adapter_for
-from sasha.capabilities import Value
+from sasha.capabilities import Value, same_value
 from sasha.errors import DecodeError, OutboxFull
-from sasha.inventory import Device, Inventory
+from sasha.inventory import Capability, Device, Inventory
 from sasha.mqtt import Incoming, MqttConnection
 from sasha.validation import Refused, check_reading, check_value
 
 _LOGGER = logging.getLogger(__name__)
 
 CONTROL_ROOT = "sasha-sim"
+
+
+def _within_a_mired(capability: Capability, value: Any) -> Any:
+    """Pull a colour temperature that mired rounding pushed just past the range back into it.
+
+    2200 K travels as 455 mireds and comes back as 2198 K; the device meant its own minimum.
+    """
+    if capability.name != "color_temp" or not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    for bound in (capability.min, capability.max):
+        if bound is not None and same_value("color_temp", bound, value):
+            return min(max(value, capability.min or value), capability.max or value)
+    return value
 
 
 class Simulator:
@@ -120,7 +133,7 @@ class Simulator:
                     _LOGGER.warning("'%s' ignores %s: not a writable capability", device.id, name)
                     continue
                 try:
-                    accepted[name] = check_value(capability, value)
+                    accepted[name] = check_value(capability, _within_a_mired(capability, value))
                 except Refused as err:
                     _LOGGER.warning("'%s' ignores %s=%r: %s", device.id, name, value, err)
             if accepted:

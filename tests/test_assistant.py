@@ -115,14 +115,21 @@ async def test_explicit_commands_need_no_model(home_: Home) -> None:
         ("switch off the lamp", "Which lamp"),
     ],
 )
-async def test_ambiguous_commands_ask_and_do_nothing(home_: Home, text: str, fragment: str) -> None:
-    """Ask which device rather than guess, without the model and without acting."""
-    before = home_.rig.mirror.snapshot()
-    reply = await home_.assistant.handle(text)
+async def test_ambiguous_commands_ask_and_do_nothing(rig: Rig, text: str, fragment: str) -> None:
+    """Ask which device rather than guess, with no model configured, and act on nothing."""
+    assistant = Assistant(rig.home, rig.executor, Planner(rig.home, None, state=rig.mirror.snapshot))
+    before = rig.mirror.snapshot()
+    reply = await assistant.handle(text)
     assert (reply.status, reply.actions) == ("clarify", ())
     assert fragment in reply.message
-    assert home_.model.calls == 0
-    assert home_.rig.mirror.snapshot() == before
+    assert rig.mirror.snapshot() == before
+
+
+async def test_ambiguous_commands_go_to_the_model_when_there_is_one(home_: Home) -> None:
+    """Let the planner resolve "turn off the light" when a model is configured."""
+    home_.model.add({"kind": "clarify", "message": "Which room?", "actions": []})
+    reply = await home_.assistant.handle("turn off the light")
+    assert (reply.status, reply.path, home_.model.calls) == ("clarify", "model", 1)
 
 
 async def test_impossible_explicit_command_is_refused(home_: Home) -> None:
