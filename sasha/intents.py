@@ -44,7 +44,7 @@ _DOMAIN = {
 _KIND_WORDS = {
     DeviceType.LIGHT: ("light", "lamp", "lights"),
     DeviceType.FAN: ("fan",),
-    DeviceType.COVER: ("curtains", "blinds", "shades", "shutters"),
+    DeviceType.COVER: ("curtains", "curtain", "blinds", "blind", "shades", "shade", "shutters", "shutter"),
     DeviceType.THERMOSTAT: ("thermostat", "heating"),
     DeviceType.HEATER: ("heater",),
     DeviceType.GARAGE_DOOR: ("garage door", "garage"),
