@@ -21,6 +21,7 @@ from sasha.routines import describe as describe_routine
 from sasha.state import StateMirror
 
 ReadLine = Callable[[str], Awaitable[str | None]]
+PROMPT = "[bold cyan]you>[/bold cyan] "
 _STYLES = {"done": "green", "needs_confirmation": "yellow", "error": "red", "infeasible": "red", "rejected": "red"}
 
 HELP = """\
@@ -69,7 +70,7 @@ class Chat:
         """Talk until the user leaves."""
         self._console.print("[bold]Sasha[/bold] is listening. /help lists the commands.")
         while True:
-            line = await self._read("[bold cyan]you>[/bold cyan] ")
+            line = await self._read(PROMPT)
             if line is None or line.strip() in ("/quit", "/exit"):
                 self._console.print("\nBye." if line is None else "Bye.")
                 return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sasha.chat import Chat, ReadLine, terminal_reader
+from sasha.chat import PROMPT, Chat, ReadLine, terminal_reader
 from sasha.config import Settings
 from sasha.embedded import EmbeddedBroker
 from sasha.inventory import Inventory
@@ -43,7 +43,7 @@ def _tour_then_stdin(console: Console) -> ReadLine:
     stdin = terminal_reader(console)
 
     async def read(prompt: str) -> str | None:
-        if queue and prompt.startswith("[bold cyan]you"):
+        if queue and prompt == PROMPT:
             line = queue.pop(0)
             console.print(f"{prompt}{line}")
             return line

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sasha import inventory
 from sasha.broker import Mosquitto
@@ -19,6 +20,11 @@ from sasha.mqtt import MqttConnection, MqttSettings
 from sasha.simulator import Simulator
 from sasha.state import StateMirror
 from sasha.testbed import simulated_home
+
+# Tests share 2 cores with brokers and subprocesses: a slow draw or example says nothing about
+# correctness (speed is measured by bench/), so hypothesis must not fail on timing.
+settings.register_profile("sasha", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sasha")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "devices.yaml"

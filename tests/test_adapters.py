@@ -207,7 +207,7 @@ def _value_strategy(capability: Capability) -> st.SearchStrategy[Value]:
     if info.kind is ValueKind.CHOICE:
         return st.sampled_from(capability.values)
     if info.kind is ValueKind.COLOR:
-        return st.from_regex(r"#[0-9a-f]{6}", fullmatch=True)
+        return st.integers(min_value=0, max_value=0xFFFFFF).map(lambda n: f"#{n:06x}")
     if info.kind is ValueKind.SENSOR_BOOL:
         return st.booleans()
     if info.kind is ValueKind.SENSOR_NUMBER:
