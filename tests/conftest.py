@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,3 +107,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     """Return this process's environment without Sasha's and the SDK's settings, plus `extra`."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
     return {**keep, **extra}
+
+
+async def start_sasha(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """Start `python -m sasha ARGS` in the repository, with stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sasha",
+        *args,
+        cwd=ROOT,
+        env=env or clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_sasha(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run `python -m sasha ARGS` to the end; return the exit code, stdout and stderr."""
+    process = await start_sasha(*args, env=env)
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()

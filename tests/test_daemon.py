@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from sasha.daemon import Daemon
 from sasha.llm.client import ModelClient
 from sasha.llm.scripted import ScriptedModel
 from sasha.planner import Planner
-from tests.conftest import EXAMPLE, ROOT, Rig, clean_env, model_settings
+from tests.conftest import EXAMPLE, Rig, model_settings, start_sasha
 
 
 @dataclass
@@ -233,21 +232,7 @@ async def test_undo_over_mqtt(served: Served) -> None:
 async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
     """Run `sasha run`: status and HA discovery retained, requests served, clean stop on SIGTERM."""
     url = rig.broker.url
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sasha",
-        "run",
-        "--devices",
-        str(EXAMPLE),
-        "--mqtt-url",
-        url,
-        "--state-dir",
-        str(tmp_path),
-        cwd=ROOT,
-        env=clean_env(),
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
     try:
         seen: dict[str, bytes] = {}
         async with _client(url) as watcher:

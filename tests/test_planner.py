@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from sasha.llm.client import ModelClient, ModelSettings
 from sasha.llm.scripted import ScriptedModel
 from sasha.mqtt import Incoming, MqttSettings
 from sasha.planner import NO_MODEL, Planner
-from tests.conftest import EXAMPLE, Rig, clean_env, fast, model_settings
+from tests.conftest import EXAMPLE, Rig, clean_env, fast, model_settings, run_sasha
 
 
 @dataclass
@@ -338,23 +337,10 @@ async def test_no_model_configured(rig: Rig) -> None:
 async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> None:
     """Run `sasha plan` against a broker and a model given the SDK's way, and print JSON."""
     scripted.add(COZY)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sasha",
-        "plan",
-        "make it cozy",
-        "--json",
-        "--mqtt-url",
-        rig.broker.url,
-        "--devices",
-        str(EXAMPLE),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-x", SASHA_MODEL="local-model"),
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-x", SASHA_MODEL="local-model")
+    args = ("plan", "make it cozy", "--json", "--mqtt-url", rig.broker.url, "--devices", str(EXAMPLE))
+    code, out, err = await run_sasha(*args, env=env)
+    assert code == 0, err
     reply = json.loads(out)
     assert reply["status"] == "plan"
     assert [a["device"] for a in reply["actions"]] == [
@@ -373,23 +359,10 @@ async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> Non
 
 async def test_plan_command_without_a_model() -> None:
     """Say how to configure a model, and exit 2, when none is configured."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sasha",
-        "plan",
-        "make it cozy",
-        "--devices",
-        str(EXAMPLE),
-        "--mqtt-url",
-        f"mqtt://127.0.0.1:{free_port()}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=clean_env(),
-    )
-    out, _ = await process.communicate()
-    assert process.returncode == 2
-    assert "OPENAI_BASE_URL" in out.decode()
+    args = ("plan", "make it cozy", "--devices", str(EXAMPLE), "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}")
+    code, out, _ = await run_sasha(*args)
+    assert code == 2
+    assert "OPENAI_BASE_URL" in out
 
 
 def test_model_settings_follow_the_sdk_conventions() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from sasha.mqtt import Incoming, MqttSettings
 from sasha.planner import Planner
 from sasha.routine_book import RoutineBook
 from sasha.routine_store import RoutineStore
-from tests.conftest import EXAMPLE, ROOT, Rig, clean_env, fast, model_settings
+from tests.conftest import EXAMPLE, Rig, clean_env, fast, model_settings, run_sasha, start_sasha
 
 FAN_TOPIC = "zigbee2mqtt/bathroom_fan/set"
 HUMID: dict[str, Any] = {
@@ -192,21 +191,7 @@ async def _online(url: str) -> None:
 
 
 async def _daemon(url: str, state: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sasha",
-        "run",
-        "--devices",
-        str(EXAMPLE),
-        "--mqtt-url",
-        url,
-        "--state-dir",
-        str(state),
-        cwd=ROOT,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(state), env=env)
 
 
 async def _stop(process: asyncio.subprocess.Process) -> str:
@@ -286,23 +271,8 @@ async def test_routines_command(tmp_path: Path, rig: Rig) -> None:
     RoutineStore(tmp_path / "routines.yaml", rig.home).save([routine])
 
     async def sasha(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sasha",
-            "routines",
-            *args,
-            "--state-dir",
-            str(tmp_path),
-            "--devices",
-            str(EXAMPLE),
-            cwd=ROOT,
-            env=clean_env(),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await process.communicate()
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        code, out, _ = await run_sasha("routines", *args, "--state-dir", str(tmp_path), "--devices", str(EXAMPLE))
+        return code, out
 
     code, out = await sasha("list")
     assert code == 0

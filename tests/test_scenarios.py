@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from sasha.llm.scripted import ScriptedModel
 from sasha.mqtt import MqttSettings
 from sasha.scenario_runner import run_scenario
 from sasha.scenarios import ScenarioError, discover, load
-from tests.conftest import ROOT, clean_env
+from tests.conftest import ROOT, clean_env, run_sasha
 
 SUITE = ROOT / "tests" / "scenarios"
 FILES = discover([SUITE])
@@ -63,50 +61,23 @@ async def test_live_mode_uses_the_configured_model(broker: Mosquitto, tmp_path: 
     }
     async with ScriptedModel([plan], model="my-local-model") as server:
         env = clean_env(OPENAI_BASE_URL=server.base_url, SASHA_MODEL="my-local-model")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "sasha",
-            "scenario",
-            "run",
-            str(scenario),
-            "--live",
-            "--json",
-            str(report),
-            "--mqtt-url",
-            broker.url,
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await process.communicate()
-        assert process.returncode == 0, out.decode()
+        args = ("scenario", "run", str(scenario), "--live", "--json", str(report), "--mqtt-url", broker.url)
+        code, out, _ = await run_sasha(*args, env=env)
+        assert code == 0, out
         assert server.calls == 1
         assert server.requests[0]["model"] == "my-local-model"
     data = json.loads(report.read_text())
     assert data["live"] is True
     assert data["scenarios"][0]["passed"] is True
     assert data["scenarios"][0]["model_calls"] == 1
-    assert "1/1 scenarios passed (100 %, live model)" in " ".join(out.decode().split())
+    assert "1/1 scenarios passed (100 %, live model)" in " ".join(out.split())
 
 
 async def test_live_mode_without_a_model(tmp_path: Path) -> None:
     """Refuse --live when no model is configured."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sasha",
-        "scenario",
-        "run",
-        str(FILES[0]),
-        "--live",
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode == 2
-    assert "--live needs a model" in out.decode()
+    code, out, _ = await run_sasha("scenario", "run", str(FILES[0]), "--live")
+    assert code == 2
+    assert "--live needs a model" in out
 
 
 @pytest.mark.parametrize(
