@@ -52,6 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
     common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+    common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
+    common.add_argument(
+        "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"
+    )
+    common.add_argument(
+        "--temperature", type=float, metavar="T", dest="planner.temperature", help="model temperature (default 0.2)"
+    )
+    common.add_argument(
+        "--max-devices-in-prompt", type=int, metavar="N", dest="planner.max_devices_in_prompt", help="default 40"
+    )
+    common.add_argument("--prompts-dir", metavar="DIR", dest="planner.prompts_dir", help="your own prompt templates")
+    common.add_argument("--model-retries", type=int, metavar="N", dest="planner.max_retries", help="default 2")
+    common.add_argument(
+        "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
+    )
 
     commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
 
@@ -90,7 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    flags = {k: getattr(args, k, None) for k in ("devices", "mqtt_url", "model", "state_dir", "api_topic", "confirm")}
+    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
+    names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
+    names += ["planner.max_retries", "planner.max_calls"]
+    flags = {k: getattr(args, k, None) for k in names}
     try:
         settings = config.load(flags, config_file=args.config)
         home = inventory.from_file(settings.devices)

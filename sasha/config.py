@@ -102,7 +102,13 @@ def load(
             target = values.setdefault(section, {}) if section else values
             if isinstance(target, dict):
                 target[name or key] = environ[variable]
-    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    for key, value in (flags or {}).items():
+        if value is None:
+            continue
+        section, _, name = key.rpartition(".")
+        target = values.setdefault(section, {}) if section else values
+        if isinstance(target, dict):
+            target[name] = value
     try:
         settings = Settings.model_validate(values)
     except pydantic.ValidationError as err:

@@ -135,3 +135,24 @@ def test_demo_runs_with_no_broker_and_no_model() -> None:
     assert "Shall I go ahead? (sensitive: Garage door)" in out
     assert out.count("No language model is configured") == 2  # once at start, once for the goal
     assert "Restored the previous state." in out
+
+
+def test_planner_settings_have_flags(tmp_path: Path) -> None:
+    """Let a flag beat the environment for a nested planner setting too."""
+    environ = {"SASHA_MODEL_TIMEOUT": "12", "SASHA_MAX_DEVICES_IN_PROMPT": "30"}
+    settings = config.load({"planner.timeout": 3.5, "planner.prompts_dir": tmp_path}, environ=environ)
+    assert settings.planner.timeout == 3.5
+    assert settings.planner.max_devices_in_prompt == 30
+    assert settings.planner.prompts_dir == tmp_path
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """Describe every command in `sasha --help`, and each command's own flags."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("run", "sim", "chat", "ask", "check", "scenario", "routines", "history", "demo", "plan"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        main(["ask", "--help"])
+    assert "--max-devices-in-prompt" in capsys.readouterr().out
