@@ -22,6 +22,33 @@ from sasha.render import describe
 _LOGGER = logging.getLogger(__name__)
 
 
+def _common() -> argparse.ArgumentParser:
+    """Return the settings flags shared by the commands that talk to the home."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
+    common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
+    common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
+    common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
+    common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+    common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
+    common.add_argument(
+        "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"
+    )
+    common.add_argument(
+        "--temperature", type=float, metavar="T", dest="planner.temperature", help="model temperature (default 0.2)"
+    )
+    common.add_argument(
+        "--max-devices-in-prompt", type=int, metavar="N", dest="planner.max_devices_in_prompt", help="default 40"
+    )
+    common.add_argument("--prompts-dir", metavar="DIR", dest="planner.prompts_dir", help="your own prompt templates")
+    common.add_argument("--model-retries", type=int, metavar="N", dest="planner.max_retries", help="default 2")
+    common.add_argument(
+        "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
+    )
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sasha", description="A smart-home assistant over MQTT.")
     parser.add_argument("--version", action="version", version=f"sasha {__version__}")
@@ -45,28 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
-    common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
-    common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
-    common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
-    common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
-    common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
-    common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
-    common.add_argument(
-        "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"
-    )
-    common.add_argument(
-        "--temperature", type=float, metavar="T", dest="planner.temperature", help="model temperature (default 0.2)"
-    )
-    common.add_argument(
-        "--max-devices-in-prompt", type=int, metavar="N", dest="planner.max_devices_in_prompt", help="default 40"
-    )
-    common.add_argument("--prompts-dir", metavar="DIR", dest="planner.prompts_dir", help="your own prompt templates")
-    common.add_argument("--model-retries", type=int, metavar="N", dest="planner.max_retries", help="default 2")
-    common.add_argument(
-        "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
-    )
+    common = _common()
 
     commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
 
