@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 MAX_TEXT = 2000
 # A request's JSON has no business being larger than its text limit allows.
@@ -118,21 +120,27 @@ def _problem(err: pydantic.ValidationError) -> str:
     return "missing text" if first["type"] == "missing" and where == "text" else f"{where}: {first['msg'].lower()}"
 
 
+def _read_object(text: str, model: type[_Body], what: str) -> _Body | Rejection:
+    """Parse a JSON object into `model`, or say why not (with its id and reply_to, if readable)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return Rejection(f"{what} is not valid JSON: {err.msg}")
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as err:
+        return Rejection(f"bad {what}: {_problem(err)}", *_salvage(data))
+
+
 def parse_request(payload: bytes) -> ApiRequest | Rejection:
     """Read a request: a JSON object with "text", or plain text."""
     text = _decode(payload)
     if isinstance(text, Rejection):
         return text
     if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            return Rejection(f"request is not valid JSON: {err.msg}")
-        ident, reply_to = _salvage(data)
-        try:
-            body = _RequestBody.model_validate(data)
-        except pydantic.ValidationError as err:
-            return Rejection(f"bad request: {_problem(err)}", ident, reply_to)
+        body = _read_object(text, _RequestBody, "request")
+        if isinstance(body, Rejection):
+            return body
         request = ApiRequest(body.text.strip(), _ident(body.id), _ident(body.conversation), body.reply_to)
     else:
         request = ApiRequest(text)
@@ -150,15 +158,9 @@ def parse_confirm(payload: bytes) -> ApiConfirm | Rejection:
     text = _decode(payload)
     if isinstance(text, Rejection):
         return text
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return Rejection(f"confirmation is not valid JSON: {err.msg}")
-    ident, reply_to = _salvage(data)
-    try:
-        body = _ConfirmBody.model_validate(data)
-    except pydantic.ValidationError as err:
-        return Rejection(f"bad confirmation: {_problem(err)}", ident, reply_to)
+    body = _read_object(text, _ConfirmBody, "confirmation")
+    if isinstance(body, Rejection):
+        return body
     return ApiConfirm(body.token, body.approve, _ident(body.id), body.reply_to)
 
 
