@@ -87,10 +87,6 @@ class Conversations:
         while len(self._turns) > self.max_conversations:
             self._turns.popitem(last=False)
 
-    def forget(self, conversation: str) -> None:
-        """Drop a conversation."""
-        self._turns.pop(conversation, None)
-
 
 def ground(inventory: Inventory, decision: Decision) -> tuple[list[Action], list[str]]:
     """Validate a decision against the inventory; return the usable actions and the problems."""

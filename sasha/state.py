@@ -48,11 +48,6 @@ class StateMirror:
         self._changed = asyncio.Event()
         self.ignored = 0
 
-    @property
-    def topics(self) -> list[str]:
-        """Return every state topic of the home."""
-        return list(self._routes)
-
     async def attach(self, connection: MqttConnection) -> None:
         """Subscribe to every device's state topics on `connection`."""
         await connection.subscribe(self._routes, self.handle)

@@ -14,14 +14,11 @@ from hypothesis import HealthCheck, settings
 
 from sasha import inventory
 from sasha.broker import Mosquitto
-from sasha.executor import Executor
 from sasha.inventory import Inventory
 from sasha.llm.client import ModelSettings
 from sasha.llm.scripted import ScriptedModel
 from sasha.mqtt import MqttConnection, MqttSettings
-from sasha.simulator import Simulator
-from sasha.state import StateMirror
-from sasha.testbed import simulated_home
+from sasha.testbed import Testbed, simulated_home
 
 # Tests share 2 cores with brokers and subprocesses: a slow draw or example says nothing about
 # correctness (speed is measured by bench/), so hypothesis must not fail on timing.
@@ -62,17 +59,11 @@ def fast(
     )
 
 
-@dataclass
-class Rig:
+@dataclass(frozen=True, slots=True)
+class Rig(Testbed):
     """A simulated home on a private broker, with the assistant's side wired to it."""
 
     broker: Mosquitto
-    home: Inventory
-    simulator: Simulator
-    mirror: StateMirror
-    executor: Executor
-    link: MqttConnection
-    sim_link: MqttConnection
 
 
 @pytest.fixture
@@ -80,7 +71,7 @@ async def rig(broker: Mosquitto, home: Inventory) -> AsyncIterator[Rig]:
     """Run the simulator and the assistant's connection, mirror and executor."""
     settings = MqttSettings.from_url(broker.url)
     async with simulated_home(home, settings, seed=7, ack_wait=2.0, reconnect_min=0.05, reconnect_max=0.5) as bed:
-        yield Rig(broker, home, bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link)
+        yield Rig(bed.home, bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link, broker)
 
 
 @pytest.fixture
