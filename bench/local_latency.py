@@ -18,13 +18,13 @@ from pathlib import Path
 
 import aiomqtt
 
-from sasha import inventory
 from sasha.assistant import Assistant
-from sasha.broker import Mosquitto
-from sasha.daemon import Daemon
-from sasha.mqtt import MqttSettings
-from sasha.planner import Planner
-from sasha.testbed import simulated_home
+from sasha.home import inventory
+from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.planning.planner import Planner
+from sasha.sim.testbed import simulated_home
+from sasha.surfaces.daemon import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTS = ["living_room_lamp", "kitchen_light", "bedroom_light", "office_light", "hallway_light", "garage_light"]

@@ -16,13 +16,13 @@ from collections import defaultdict
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from sasha import inventory
-from sasha.broker import Mosquitto
 from sasha.executor import Action, Executor, Result
-from sasha.inventory import Device
-from sasha.mqtt import MqttSettings
+from sasha.home import inventory
+from sasha.home.inventory import Device
+from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.sim.testbed import simulated_home
 from sasha.state import StateMirror
-from sasha.testbed import simulated_home
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,11 +14,12 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from sasha import physics, prompts, synthetic
-from sasha.inventory import Inventory
-from sasha.llm.client import ModelClient, ModelSettings
-from sasha.llm.scripted import ScriptedModel
-from sasha.planner import Planner
+from sasha.home.inventory import Inventory
+from sasha.planning import prompts
+from sasha.planning.llm.client import ModelClient, ModelSettings
+from sasha.planning.llm.scripted import ScriptedModel
+from sasha.planning.planner import Planner
+from sasha.sim import physics, synthetic
 
 LIMIT = 40
 SIZES = (10, 50, 200, 1000)

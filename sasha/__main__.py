@@ -1,5 +1,5 @@
 """Run the command line with `python -m sasha`."""
 
-from sasha.cli import run
+from sasha.surfaces.cli import run
 
 run()

@@ -16,14 +16,14 @@ from typing import Any
 
 from sasha.audit import AuditLog, Entry
 from sasha.executor import Action, Executor, Outcome, Result
+from sasha.home.inventory import Inventory
 from sasha.intents import FastPath, Match, Question
-from sasha.inventory import Inventory
-from sasha.llm.client import CallRecord
-from sasha.planner import NO_MODEL, Planner, PlanResult
+from sasha.planning.llm.client import CallRecord
+from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, PendingPlans, needs_confirmation, sensitive_devices
-from sasha.routine_book import RoutineBook
-from sasha.routine_store import RoutinesFileError, to_data
-from sasha.routines import check, describe
+from sasha.routines.book import RoutineBook
+from sasha.routines.routine import check, describe
+from sasha.routines.store import RoutinesFileError, to_data
 
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
 _YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})

@@ -10,10 +10,10 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from sasha import _yamlsource
 from sasha.errors import ConfigError
-from sasha.llm.settings import ModelSettings
-from sasha.mqtt import MqttSettings, redact_url
+from sasha.home import yamlsource
+from sasha.mqtt.connection import MqttSettings, redact_url
+from sasha.planning.llm.settings import ModelSettings
 
 # Setting (a dotted path into the config file) → environment variable.
 ENVIRONMENT = {
@@ -92,7 +92,7 @@ def load(
     """Merge the config file, the environment and flags (None means not given)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    lines = _yamlsource.LineMap("<settings>")
+    lines = yamlsource.LineMap("<settings>")
     config_file = config_file or environ.get("SASHA_CONFIG")
     if config_file:
         values, lines = _read_file(Path(config_file))
@@ -122,14 +122,14 @@ def load(
     return settings
 
 
-def _read_file(path: Path) -> tuple[dict[str, Any], _yamlsource.LineMap]:
+def _read_file(path: Path) -> tuple[dict[str, Any], yamlsource.LineMap]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}:0: cannot read config file: {err.strerror}") from None
     try:
-        data, lines = _yamlsource.load(text, str(path))
-    except _yamlsource.YamlSourceError as err:
+        data, lines = yamlsource.load(text, str(path))
+    except yamlsource.YamlSourceError as err:
         raise ConfigError(str(err.problem)) from None
     if data is None:
         return {}, lines

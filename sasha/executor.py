@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sasha.adapters import adapter_for
-from sasha.capabilities import Value
 from sasha.errors import OutboxFull
-from sasha.inventory import Inventory
-from sasha.mqtt import MqttConnection
+from sasha.home.capabilities import Value
+from sasha.home.inventory import Inventory
+from sasha.home.validation import validate
+from sasha.mqtt.connection import MqttConnection
 from sasha.state import StateMirror
-from sasha.validation import validate
 
 _LOGGER = logging.getLogger(__name__)
 

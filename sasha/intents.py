@@ -20,8 +20,8 @@ from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents
 
 from sasha.executor import Action
-from sasha.inventory import Device, DeviceType, Inventory
-from sasha.validation import validate
+from sasha.home.inventory import Device, DeviceType, Inventory
+from sasha.home.validation import validate
 
 # Each device type as the Home Assistant domain its templates expect.
 _DOMAIN = {

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sasha.executor import Action
-from sasha.inventory import Inventory
-from sasha.routines import Routine
+from sasha.home.inventory import Inventory
+from sasha.routines.routine import Routine
 
 
 class ConfirmMode(enum.StrEnum):

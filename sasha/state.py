@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sasha.adapters import adapter_for
-from sasha.capabilities import Value, same_value
 from sasha.errors import DecodeError
-from sasha.inventory import Device, Inventory
-from sasha.mqtt import Incoming, MqttConnection
-from sasha.validation import check_reading
+from sasha.home.capabilities import Value, same_value
+from sasha.home.inventory import Device, Inventory
+from sasha.home.validation import check_reading
+from sasha.mqtt.connection import Incoming, MqttConnection
 
 _LOGGER = logging.getLogger(__name__)
 

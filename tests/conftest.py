@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from sasha import inventory
-from sasha.broker import Mosquitto
-from sasha.inventory import Inventory
-from sasha.llm.client import ModelSettings
-from sasha.llm.scripted import ScriptedModel
-from sasha.mqtt import MqttConnection, MqttSettings
-from sasha.testbed import Testbed, simulated_home
+from sasha.home import inventory
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import MqttConnection, MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.planning.llm.client import ModelSettings
+from sasha.planning.llm.scripted import ScriptedModel
+from sasha.sim.testbed import Testbed, simulated_home
 
 # Tests share 2 cores with brokers and subprocesses: a slow draw or example says nothing about
 # correctness (speed is measured by bench/), so hypothesis must not fail on timing.
@@ -100,22 +100,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
-async def start_sasha(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    """Start `python -m sasha ARGS` in the repository, with stdout and stderr piped."""
+async def start_sasha(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> asyncio.subprocess.Process:
+    """Start `python -m sasha ARGS` (in the repository unless `cwd` says), with stdout and stderr piped."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "sasha",
         *args,
-        cwd=ROOT,
+        cwd=cwd,
         env=env or clean_env(),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
 
 
-async def run_sasha(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def run_sasha(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[int, str, str]:
     """Run `python -m sasha ARGS` to the end; return the exit code, stdout and stderr."""
-    process = await start_sasha(*args, env=env)
+    process = await start_sasha(*args, env=env, cwd=cwd)
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()

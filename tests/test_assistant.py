@@ -11,9 +11,9 @@ import pytest
 
 from sasha.assistant import Assistant
 from sasha.audit import AuditLog
-from sasha.llm.client import ModelClient
-from sasha.llm.scripted import ScriptedModel
-from sasha.planner import Planner
+from sasha.planning.llm.client import ModelClient
+from sasha.planning.llm.scripted import ScriptedModel
+from sasha.planning.planner import Planner
 from sasha.policy import ConfirmMode
 from tests.conftest import Rig, model_settings
 

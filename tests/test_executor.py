@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from sasha.broker import free_port
 from sasha.executor import Action, Executor, Result
-from sasha.inventory import Inventory
-from sasha.mqtt import Incoming, MqttSettings
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import Incoming, MqttSettings
+from sasha.mqtt.mosquitto import free_port
 from sasha.state import StateMirror
 from tests.conftest import Rig, fast
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 
 from sasha.executor import Action
-from sasha.inventory import Inventory
-from sasha.mqtt import Incoming
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import Incoming
 from sasha.state import StateMirror
 from tests.conftest import Rig
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
-from sasha.capabilities import Value
-from sasha.inventory import Device
-from sasha.protocols import Protocol
+from sasha.home.capabilities import Value
+from sasha.home.inventory import Device
+from sasha.home.protocols import Protocol
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from sasha import adapters
 from sasha.adapters import _convert
-from sasha.capabilities import Value
-from sasha.inventory import Device
+from sasha.home.capabilities import Value
+from sasha.home.inventory import Device
 
 
 class GenericAdapter:

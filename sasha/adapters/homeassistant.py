@@ -13,9 +13,9 @@ from typing import Any
 
 from sasha import adapters
 from sasha.adapters import _convert
-from sasha.capabilities import Value, ValueKind
 from sasha.errors import DecodeError
-from sasha.inventory import Device, DeviceType
+from sasha.home.capabilities import Value, ValueKind
+from sasha.home.inventory import Device, DeviceType
 
 # HA's names for the per-field topics of climate, fan and media entities.
 _FIELDS = {

@@ -7,9 +7,9 @@ from typing import Any
 
 from sasha import adapters
 from sasha.adapters import _convert
-from sasha.capabilities import Value
 from sasha.errors import DecodeError
-from sasha.inventory import Device
+from sasha.home.capabilities import Value
+from sasha.home.inventory import Device
 
 # Capabilities whose zigbee2mqtt key differs from Sasha's name and carries no unit change.
 _KEYS = {

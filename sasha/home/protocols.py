@@ -1,0 +1,42 @@
+"""Device protocols and which capabilities each can carry on the wire."""
+
+from __future__ import annotations
+
+import enum
+
+from sasha.home.capabilities import CAPABILITIES
+
+
+class Protocol(enum.StrEnum):
+    """How a device is reached over MQTT."""
+
+    GENERIC = "generic"
+    ZIGBEE2MQTT = "zigbee2mqtt"
+    HOMEASSISTANT = "homeassistant"
+    TASMOTA = "tasmota"
+
+
+# Tasmota's command set has no words for locks, media or climate modes; a device
+# declaring them there could never be driven, so the inventory rejects it up front.
+_TASMOTA = frozenset(
+    {
+        "power",
+        "brightness",
+        "color_temp",
+        "color",
+        "position",
+        "temperature",
+        "humidity",
+        "illuminance",
+        "co2",
+        "power_usage",
+        "energy",
+    }
+)
+
+SUPPORTED: dict[Protocol, frozenset[str]] = {
+    Protocol.GENERIC: frozenset(CAPABILITIES),
+    Protocol.ZIGBEE2MQTT: frozenset(CAPABILITIES),
+    Protocol.HOMEASSISTANT: frozenset(CAPABILITIES),
+    Protocol.TASMOTA: _TASMOTA,
+}

@@ -1,1 +1,0 @@
-"""Talking to language models: the client, the decision schemas and a scripted server."""

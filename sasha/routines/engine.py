@@ -1,0 +1,256 @@
+"""The routine engine: time and state triggers, conditions, and firing through the executor.
+
+Time triggers fire at a local wall-clock time in the home's timezone, found by walking each
+local day between two checks, so a DST change neither skips nor repeats a firing. State
+triggers are edge triggered on the state mirror: they fire when a value crosses into the
+threshold (after holding it for `for_seconds`) and are re-armed only once it leaves again.
+The clock is injectable, so tests and scenarios move time by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time as _time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sasha.audit import AuditLog, Entry
+from sasha.executor import Executor, Result
+from sasha.home.capabilities import Value
+from sasha.routines.routine import DAYS, Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow
+from sasha.state import StateMirror
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    """Where the engine gets the time."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    """The real time."""
+
+    def now(self) -> datetime:
+        """Return the current time in UTC."""
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        """Return the clock's time."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self._now += timedelta(seconds=seconds)
+
+    def set(self, when: datetime) -> None:
+        """Jump to a time."""
+        self._now = when
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A routine that fired, and what came of its actions."""
+
+    routine: str
+    at: datetime
+    results: tuple[str, ...]
+
+
+def occurrences(trigger: TimeTrigger, zone: ZoneInfo, after: datetime, until: datetime) -> list[datetime]:
+    """Return the instants in (after, until] when a time trigger fires, in UTC."""
+    found = []
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    last = until.astimezone(zone).date()
+    while day <= last:
+        if not trigger.days or DAYS[day.weekday()] in trigger.days:
+            # A wall-clock time skipped by a spring-forward change maps to the hour after it;
+            # one repeated by a fall-back change is taken once (fold=0): one firing a day.
+            local = datetime.combine(day, trigger.at, tzinfo=zone)
+            instant = local.astimezone(UTC)
+            if after < instant <= until:
+                found.append(instant)
+        day += timedelta(days=1)
+    return found
+
+
+class RoutineEngine:
+    """Run routines against the state mirror, through the executor."""
+
+    def __init__(
+        self,
+        mirror: StateMirror,
+        executor: Executor,
+        *,
+        zone: ZoneInfo,
+        clock: Clock | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self._mirror = mirror
+        self._executor = executor
+        self._zone = zone
+        self.clock = clock or SystemClock()
+        self._audit = audit
+        self.routines: dict[str, Routine] = {}
+        self._armed: dict[str, bool] = {}
+        self._since: dict[str, datetime] = {}
+        self._due: list[str] = []
+        self._last = self.clock.now()
+        self._wake = asyncio.Event()
+        self.fired: list[Firing] = []
+        mirror.add_listener(self._observe)
+
+    def load(self, routines: Iterable[Routine]) -> None:
+        """Replace the routines; state triggers arm from the current values (no firing on load)."""
+        self.routines = {r.id: r for r in routines}
+        self._armed.clear()
+        self._since.clear()
+        for routine in self.routines.values():
+            if isinstance(routine.trigger, StateTrigger):
+                current = self._current(routine.trigger.test)
+                if current is not None:
+                    self._armed[routine.id] = not routine.trigger.test.holds(current)
+
+    def _current(self, test: Threshold) -> Value | None:
+        reading = self._mirror.get(test.device, test.capability)
+        return reading.value if reading is not None else None
+
+    def _observe(self, device: str, changed: dict[str, Value]) -> None:
+        for routine in self.routines.values():
+            trigger = routine.trigger
+            if not isinstance(trigger, StateTrigger) or trigger.test.device != device:
+                continue
+            if trigger.test.capability not in changed:
+                continue
+            holds = trigger.test.holds(changed[trigger.test.capability])
+            if routine.id not in self._armed:
+                # The first value seen since loading says where we are, not that it crossed:
+                # a restart must not fire every routine whose condition already holds.
+                self._armed[routine.id] = not holds
+                continue
+            if not holds:
+                self._armed[routine.id] = True
+                self._since.pop(routine.id, None)
+            elif self._armed[routine.id] and routine.id not in self._since:
+                self._since[routine.id] = self.clock.now()
+                self._wake.set()
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Check the routines every `interval` seconds (and at once after a state change)."""
+        while True:
+            await self.tick()
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> list[Firing]:
+        """Fire what is due now; return the firings."""
+        now = self.clock.now()
+        due: list[tuple[Routine, datetime]] = []
+        for routine in self.routines.values():
+            trigger = routine.trigger
+            if not routine.enabled:
+                continue
+            if isinstance(trigger, TimeTrigger):
+                due.extend((routine, at) for at in occurrences(trigger, self._zone, self._last, now))
+            else:
+                since = self._since.get(routine.id)
+                if since is not None and (now - since).total_seconds() >= trigger.for_seconds:
+                    del self._since[routine.id]
+                    if trigger.test.holds(self._current(trigger.test)):
+                        self._armed[routine.id] = False
+                        due.append((routine, now))
+        self._last = now
+        firings = []
+        for routine, at in sorted(due, key=lambda item: item[1]):
+            firing = await self._fire(routine, at)
+            if firing is not None:
+                firings.append(firing)
+        return firings
+
+    def _conditions_hold(self, routine: Routine, at: datetime) -> bool:
+        local = at.astimezone(self._zone).time()
+        for condition in routine.conditions:
+            if isinstance(condition, TimeWindow):
+                if not condition.holds(local):
+                    return False
+            elif not condition.holds(self._current(condition)):
+                return False
+        return True
+
+    async def _fire(self, routine: Routine, at: datetime) -> Firing | None:
+        if not self._conditions_hold(routine, at):
+            _LOGGER.info("routine %s: trigger met, conditions not", routine.id)
+            return None
+        started = _time.perf_counter()
+        outcomes = await self._executor.execute(list(routine.actions))
+        results = tuple(f"{o.action.device}:{o.result.value}" for o in outcomes)
+        firing = Firing(routine.id, at, results)
+        self.fired.append(firing)
+        _LOGGER.info("routine %s fired: %s", routine.id, ", ".join(results))
+        if self._audit is not None:
+            published = any(o.result is Result.PUBLISHED for o in outcomes)
+            await self._audit.record(
+                Entry(
+                    at=at.timestamp(),
+                    request_id=None,
+                    conversation=None,
+                    source="routine",
+                    text=f"routine {routine.name}",
+                    status="done" if published else "infeasible",
+                    message=f"{routine.name} fired",
+                    path="routine",
+                    actions=[
+                        {
+                            "device": o.action.device,
+                            "set": dict(o.action.set),
+                            "reason": o.action.reason,
+                            "result": o.result.value,
+                            "error": o.error,
+                        }
+                        for o in outcomes
+                    ],
+                    model_calls=[],
+                    tokens=0,
+                    latency_ms=(_time.perf_counter() - started) * 1000,
+                )
+            )
+        return firing
+
+
+def home_zone(name: str | None) -> ZoneInfo:
+    """Return the home's timezone: its IANA name, else the system's (TZ, /etc/localtime), else UTC."""
+    for key in (name, os.environ.get("TZ", "").lstrip(":"), _localtime_key()):
+        if key:
+            try:
+                return ZoneInfo(key)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _localtime_key() -> str | None:
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return None
+    _, found, key = target.partition("zoneinfo/")
+    return key if found else None

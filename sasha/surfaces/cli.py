@@ -1,0 +1,233 @@
+"""The `sasha` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sasha import __version__, config
+from sasha.errors import ConfigError, InventoryError, SashaError
+from sasha.home import inventory
+from sasha.home.inventory import Inventory
+from sasha.surfaces.render import describe
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _common() -> argparse.ArgumentParser:
+    """Return the settings flags shared by the commands that talk to the home."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
+    common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
+    common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
+    common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
+    common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+    common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
+    common.add_argument(
+        "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"
+    )
+    common.add_argument(
+        "--temperature", type=float, metavar="T", dest="planner.temperature", help="model temperature (default 0.2)"
+    )
+    common.add_argument(
+        "--max-devices-in-prompt", type=int, metavar="N", dest="planner.max_devices_in_prompt", help="default 40"
+    )
+    common.add_argument("--prompts-dir", metavar="DIR", dest="planner.prompts_dir", help="your own prompt templates")
+    common.add_argument("--model-retries", type=int, metavar="N", dest="planner.max_retries", help="default 2")
+    common.add_argument(
+        "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
+    )
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sasha", description="A smart-home assistant over MQTT.")
+    parser.add_argument("--version", action="version", version=f"sasha {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="YAML config file (env SASHA_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check devices.yaml and print the home")
+    check.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+
+    sim = commands.add_parser("sim", help="run the simulated devices of the inventory on a broker")
+    sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user:pass@host:1883")
+    sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
+    sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
+
+    plan = commands.add_parser("plan", help="show what the model would do about a request, without doing it")
+    plan.add_argument("text", help='what you want, e.g. "make it cozy"')
+    plan.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    plan.add_argument("--mqtt-url", metavar="URL", help="broker to read the current state from")
+    plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
+    plan.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    common = _common()
+
+    commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
+
+    ask = commands.add_parser("ask", parents=[common], help="one request, one reply")
+    ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
+    ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
+    ask.add_argument("--yes", action="store_true", help="confirm the plan if it asks (sensitive devices too)")
+
+    routines = commands.add_parser("routines", parents=[common], help="list, show, enable, disable or delete routines")
+    routines.add_argument("action", choices=["list", "show", "enable", "disable", "delete"])
+    routines.add_argument("routine", nargs="?", help="routine id (see `sasha routines list`)")
+
+    scenario = commands.add_parser("scenario", parents=[common], help="replay scenario files (tests, model evaluation)")
+    scenario.add_argument("verb", choices=["run"])
+    scenario.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders")
+    scenario.add_argument(
+        "--live", action="store_true", help="ignore the scripted answers and use the configured model"
+    )
+    scenario.add_argument("--json", type=Path, metavar="FILE", help="write a JSON report")
+    scenario.add_argument("-k", metavar="NAME", help="only scenarios whose name or file contains NAME")
+
+    commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
+
+    history = commands.add_parser("history", parents=[common], help="print the audit log")
+    history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
+
+    commands.add_parser("chat", parents=[common], help="talk to the home in the terminal")
+    commands.add_parser(
+        "demo", parents=[common], help="an embedded broker, the simulated home and the chat (no set-up needed)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
+    names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
+    names += ["planner.max_retries", "planner.max_calls"]
+    flags = {k: getattr(args, k, None) for k in names}
+    try:
+        settings = config.load(flags, config_file=args.config)
+        # These commands read no inventory: every scenario names its own home, and the audit
+        # log and the status topic need none.
+        if args.command == "scenario":
+            from sasha.scenarios.runner import run_files  # noqa: PLC0415
+
+            job = run_files(args.paths, settings, _console(), live=args.live, keyword=args.k, report=args.json)
+            return _run_until_signal(job)
+        if args.command == "health":
+            from sasha.surfaces.oneshot import health  # noqa: PLC0415
+
+            return _run_until_signal(health(settings))
+        if args.command == "history":
+            from sasha.surfaces.oneshot import show_history  # noqa: PLC0415
+
+            return show_history(settings, args.limit, _console())
+        home = inventory.from_file(settings.devices)
+        if args.command == "check":
+            return _check(home, settings.devices)
+        if args.command == "sim":
+            return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+        if args.command == "run":
+            from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
+
+            return _run_until_signal(run_daemon(home, settings))
+        if args.command == "ask":
+            from sasha.surfaces.oneshot import ask_once  # noqa: PLC0415
+
+            return _run_until_signal(
+                ask_once(home, settings, args.text, as_json=args.json, yes=args.yes, console=_console())
+            )
+        if args.command == "routines":
+            from sasha.surfaces.oneshot import manage_routines  # noqa: PLC0415
+
+            return manage_routines(home, settings, args.action, args.routine, _console())
+        if args.command == "plan":
+            from sasha.surfaces.oneshot import plan_once  # noqa: PLC0415
+
+            return _run_until_signal(plan_once(home, settings, args.text, as_json=args.json, console=_console()))
+        if args.command == "chat":
+            from sasha.surfaces.demo import chat  # noqa: PLC0415  (keeps `sasha check` light)
+
+            return _run_until_signal(chat(home, settings, _console()))
+        if args.command == "demo":
+            from sasha.surfaces.demo import demo  # noqa: PLC0415
+
+            return _run_until_signal(demo(home, settings, _console()))
+    except InventoryError as err:
+        # One unwrapped `file:line: problem` per line, so editors and grep can jump to it.
+        sys.stderr.writelines(f"{problem}\n" for problem in err.problems)
+        return 1
+    except ConfigError as err:
+        sys.stderr.write(f"configuration error: {err}\n")
+        return 2
+    except SashaError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 1
+    return 2
+
+
+def _run_until_signal(job: Coroutine[Any, Any, int]) -> int:
+    async def runner() -> int:
+        task = asyncio.ensure_future(job)
+        loop = asyncio.get_running_loop()
+        if sys.platform != "win32":  # Windows' event loop has no signal handlers; Ctrl-C still works
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            result: int = await task
+        except asyncio.CancelledError:
+            return 0
+        return result
+
+    return asyncio.run(runner())
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        # Piped into a file or grep: do not squeeze tables into 80 columns.
+        console = Console(width=200)
+    return console
+
+
+def _check(home: Inventory, path: Path) -> int:
+    console = _console()
+    table = Table(title=f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})")
+    for column in ("room", "device", "name", "type", "protocol", "capabilities"):
+        table.add_column(column)
+    for room in home.rooms.values():
+        for device in home.in_room(room.id):
+            name = device.name + (" [red](sensitive)[/red]" if device.sensitive else "")
+            caps = ", ".join(describe(c) for c in device.capabilities.values())
+            table.add_row(room.name, device.id, name, device.type.value, device.protocol.value, caps)
+    console.print(table)
+    return 0
+
+
+async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, tick: float) -> int:
+    from sasha.mqtt.connection import MqttConnection  # noqa: PLC0415
+    from sasha.sim.simulator import Simulator  # noqa: PLC0415
+
+    mqtt = settings.mqtt()
+    async with MqttConnection(mqtt, client_id=f"sasha-sim-{home.home.base_topic}") as connection:
+        simulator = Simulator(home, connection, seed=seed)
+        await simulator.attach()
+        sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")
+        await simulator.run_physics(tick)
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The MQTT connection against a real mosquitto: settings, status and will, outages, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sasha.errors import ConfigError, OutboxFull
+from sasha.executor import Action, Result
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings, redact_url, topic_matches
+from sasha.mqtt.mosquitto import Mosquitto, free_port
+from sasha.sim.testbed import simulated_home
+from tests.conftest import fast
+
+
+def test_settings_from_url() -> None:
+    """Parse plain and TLS URLs with credentials and defaults."""
+    plain = MqttSettings.from_url("mqtt://broker.lan")
+    assert (plain.host, plain.port, plain.tls, plain.username, plain.password) == (
+        "broker.lan",
+        1883,
+        False,
+        None,
+        None,
+    )
+    secure = MqttSettings.from_url("mqtts://sasha:p%40ss@broker.lan", ca_file="/etc/ca.pem")
+    assert (secure.port, secure.tls, secure.username, secure.password, secure.ca_file) == (
+        8883,
+        True,
+        "sasha",
+        "p@ss",
+        "/etc/ca.pem",
+    )
+    assert MqttSettings.from_url("mqtt://h:1884").port == 1884
+
+
+@pytest.mark.parametrize("url", ["http://h", "mqtt://", "mqtt://u:hunter2@h:notaport", "broker.lan:1883"])
+def test_bad_urls_are_refused_without_the_password(url: str) -> None:
+    """Refuse a URL that cannot work, and never echo its password."""
+    with pytest.raises(ConfigError) as caught:
+        MqttSettings.from_url(url)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_password_never_shows() -> None:
+    """Keep the password out of repr, the printable URL and redacted URLs."""
+    settings = MqttSettings.from_url("mqtt://sasha:hunter2@h:1883")
+    assert "hunter2" not in repr(settings)
+    assert settings.url == "mqtt://sasha:***@h:1883"
+    assert redact_url("mqtt://sasha:hunter2@h") == "mqtt://sasha:***@h"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "expected"),
+    [
+        ("a/b", "a/b", True),
+        ("a/+", "a/b", True),
+        ("a/+", "a/b/c", False),
+        ("a/#", "a/b/c", True),
+        ("a/#", "a", True),
+        ("#", "x/y", True),
+        ("a/+/c", "a/b/c", True),
+        ("a/b", "a/b/c", False),
+        ("a/b/c", "a/b", False),
+    ],
+)
+def test_topic_matches(pattern: str, topic: str, expected: bool) -> None:
+    """Match MQTT wildcards as the broker does."""
+    assert topic_matches(pattern, topic) is expected
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Incoming] = []
+        self._event = asyncio.Event()
+
+    def __call__(self, message: Incoming) -> None:
+        self.messages.append(message)
+        self._event.set()
+
+    async def wait(self, check: Callable[[list[Incoming]], bool], timeout: float = 5) -> None:
+        async with asyncio.timeout(timeout):
+            while not check(self.messages):
+                self._event.clear()
+                await self._event.wait()
+
+
+async def test_publish_and_subscribe(broker: Mosquitto) -> None:
+    """Deliver a QoS 1 message from one connection to another."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    async with fast(settings) as reader, fast(settings) as writer:
+        await reader.subscribe(["t/+"], inbox)
+        await reader.wait_connected(5)
+        assert await writer.publish("t/1", "hello", wait=5)
+        await inbox.wait(lambda m: any(x.payload == b"hello" for x in m))
+        assert inbox.messages[0].topic == "t/1"
+
+
+async def test_status_online_then_offline(broker: Mosquitto) -> None:
+    """Announce online (retained) on connect and offline on a clean stop."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    async with fast(settings) as watcher:
+        await watcher.subscribe(["sasha/status"], inbox)
+        async with fast(settings, status_topic="sasha/status") as link:
+            await link.wait_connected(5)
+            await inbox.wait(lambda m: bool(m) and m[-1].payload == b"online")
+        await inbox.wait(lambda m: m[-1].payload == b"offline")
+
+
+_CRASHER = """
+import asyncio, sys
+from sasha.mqtt.connection import MqttConnection, MqttSettings
+
+async def main():
+    async with MqttConnection(MqttSettings.from_url(sys.argv[1]), status_topic="sasha/status") as link:
+        await link.wait_connected(5)
+        print("connected", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_last_will_says_offline_when_the_process_dies(broker: Mosquitto) -> None:
+    """Let the broker publish the retained will when Sasha is killed without a goodbye."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CRASHER, broker.url, stdout=asyncio.subprocess.PIPE, env={**os.environ}
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(10):
+        assert (await process.stdout.readline()).strip() == b"connected"
+    inbox = _Inbox()
+    async with fast(MqttSettings.from_url(broker.url)) as watcher:
+        await watcher.subscribe(["sasha/status"], inbox)
+        await inbox.wait(lambda m: bool(m) and m[-1].payload == b"online")
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        await inbox.wait(lambda m: m[-1].payload == b"offline")
+    assert inbox.messages[-1].topic == "sasha/status"
+
+
+async def test_outbox_is_bounded_while_the_broker_is_away() -> None:
+    """Hold commands while no broker answers, up to a limit, then refuse clearly."""
+    settings = MqttSettings.from_url(f"mqtt://127.0.0.1:{free_port()}")
+    async with fast(settings, max_outbox=3) as link:
+        futures = [link.publish_nowait("t", b"x") for _ in range(3)]
+        with pytest.raises(OutboxFull):
+            link.publish_nowait("t", b"x")
+        assert link.held == 3
+        assert not any(f.done() for f in futures)
+
+
+async def test_no_password_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Log connection failures with the password hidden."""
+    caplog.set_level(logging.DEBUG)
+    settings = MqttSettings.from_url(f"mqtt://sasha:hunter2@127.0.0.1:{free_port()}")
+    async with fast(settings):
+        await asyncio.sleep(0.3)
+    assert "unavailable" in caplog.text
+    assert "hunter2" not in caplog.text
+
+
+async def test_broker_restart_loses_no_command(broker: Mosquitto, home: Inventory) -> None:
+    """Reconnect, re-subscribe and deliver a command issued while the broker was down.
+
+    The simulator waits 1.5-3 s before reconnecting and Sasha at most 0.2 s, so the held
+    command reaches the broker before its receiver is back: only the broker's persisted
+    session for the simulator saves it.
+    """
+    settings = MqttSettings.from_url(broker.url)
+    async with simulated_home(
+        home, settings, ack_wait=0.5, reconnect_min=0.05, reconnect_max=0.2, sim_reconnect_min=3
+    ) as bed:
+        simulator, mirror, executor, link, sim_link = bed.simulator, bed.mirror, bed.executor, bed.link, bed.sim_link
+        assert await mirror.wait_for("bedroom_light", {"power": "off"}, timeout=5)
+        await broker.stop()
+        await asyncio.sleep(0.2)
+        assert not link.connected
+        # Issued during the outage: held in the outbox, and reported as such.
+        [outcome] = await executor.execute([Action("bedroom_light", {"power": "on", "brightness": 42})])
+        assert outcome.result is Result.PUBLISHED
+        assert outcome.held
+        assert link.held == 1
+        await broker.start()
+        await link.wait_connected(5)
+        assert link.connects == 2
+        async with asyncio.timeout(2):
+            await link.flush()  # the broker takes the command...
+        assert not sim_link.connected  # ...while the simulator was still away
+        assert await mirror.wait_for("bedroom_light", {"power": "on", "brightness": 42}, timeout=10)
+        assert simulator.values("bedroom_light")["brightness"] == 42
+        assert sim_link.connects == 2
+        assert link.held == 0
+        # Subscriptions are back on both sides: a new command and a sensor change flow through.
+        [outcome] = await executor.execute([Action("hallway_light", {"power": "on"})])
+        assert not outcome.held
+        assert await mirror.wait_for("hallway_light", {"power": "on"}, timeout=5)
+        simulator.set_values("bathroom_humidity", {"humidity": 77})
+        assert await mirror.wait_for("bathroom_humidity", {"humidity": 77}, timeout=5)
+
+
+def _make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """Make a throwaway CA and a server certificate for 127.0.0.1 with openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    ca_key, ca_cert = folder / "ca.key", folder / "ca.crt"
+    key, request, cert = folder / "server.key", folder / "server.csr", folder / "server.crt"
+    extensions = folder / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    sign = ["-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial", "-days", "1", "-extfile", extensions]
+    for command in (
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_cert, "-days", "1", "-subj", "/CN=Sasha test CA"],
+        [openssl, "req", *ec, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+        [openssl, "x509", "-req", "-in", request, *sign, "-out", cert],
+    ):
+        subprocess.run([str(c) for c in command], check=True, capture_output=True)
+    return ca_cert, cert, key
+
+
+_UNTRUSTING = """
+import asyncio, sys
+from sasha.mqtt.connection import MqttConnection, MqttSettings
+
+async def main():
+    async with MqttConnection(MqttSettings.from_url(sys.argv[1]), reconnect_min=0.05) as link:
+        try:
+            await link.wait_connected(1)
+        except TimeoutError:
+            print("refused")
+        else:
+            print("connected")
+
+asyncio.run(main())
+"""
+
+
+async def test_tls_with_a_ca_file(tmp_path: Path) -> None:
+    """Connect over mqtts:// trusting a given CA, and refuse a broker the CA did not sign."""
+    ca_cert, cert, key = _make_certificates(tmp_path)
+    async with Mosquitto(tls=(cert, key)) as broker:
+        assert broker.url.startswith("mqtts://")
+        settings = MqttSettings.from_url(broker.url, ca_file=str(ca_cert))
+        inbox = _Inbox()
+        async with fast(settings) as reader, fast(settings) as writer:
+            await reader.subscribe(["secure/#"], inbox)
+            await reader.wait_connected(5)
+            assert await writer.publish("secure/x", b"over tls", wait=5)
+            await inbox.wait(lambda m: any(x.payload == b"over tls" for x in m))
+        # Without our CA the system store does not trust the broker. This runs in its own
+        # process because paho-mqtt 2.x leaks the socket of a failed TLS handshake.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-W",
+            "ignore::ResourceWarning",
+            "-c",
+            _UNTRUSTING,
+            broker.url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await process.communicate()
+        assert out.strip() == b"refused"
+
+
+async def test_overlapping_subscriptions_are_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """Warn when a filter overlaps another of the same connection: brokers deliver twice."""
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
+    await link.subscribe(["a/b", "a/c"], lambda _: None)
+    await link.subscribe(["x/+"], lambda _: None)
+    assert "overlaps" not in caplog.text
+    await link.subscribe(["a/#"], lambda _: None)
+    assert "subscription a/# overlaps a/b" in caplog.text
+    caplog.clear()
+    await link.subscribe(["x/y"], lambda _: None)
+    assert "subscription x/y overlaps x/+" in caplog.text

@@ -1,0 +1,106 @@
+"""Relevance selection: large homes keep prompts bounded, locally when the request names things."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from sasha.home.inventory import Inventory
+from sasha.planning.llm.client import ModelClient
+from sasha.planning.llm.scripted import ScriptedModel
+from sasha.planning.planner import Planner
+from sasha.planning.relevance import mentioned
+from sasha.sim import synthetic
+from tests.conftest import model_settings
+
+BIG = synthetic.home(100)  # over the 40-device limit: a selection call for vague goals
+HUGE = synthetic.home(400)  # over four times the limit: rooms are picked first
+
+
+def test_mentioned_rooms_and_names(home: Inventory) -> None:
+    """Find the devices of named rooms and devices named by name or alias, whole words only."""
+    bathroom = {d.id for d in mentioned(home, "Make the BATHROOM nice!")}
+    assert bathroom == {"bathroom_light", "bathroom_fan", "bathroom_humidity"}
+    assert [d.id for d in mentioned(home, "turn on the reading lamp")] == ["living_room_lamp"]
+    assert mentioned(home, "help me sleep better") == []
+    assert mentioned(home, "turn on the tvs") == []  # "tv" is an alias; "tvs" is not
+
+
+@pytest.fixture
+async def big_planner(scripted: ScriptedModel) -> AsyncIterator[Planner]:
+    """Plan over a 100-device home with at most 40 devices in a prompt."""
+    client = ModelClient(model_settings(scripted))
+    yield Planner(BIG, client, state=lambda: {}, max_devices_in_prompt=40)
+    await client.close()
+
+
+def _prompt_devices(request: dict[str, object]) -> list[str]:
+    content = str(request["messages"][0]["content"])  # type: ignore[index]
+    devices = content.split("description\n", 1)[1]
+    return [line.split(" | ")[0] for line in devices.splitlines() if " | " in line]
+
+
+async def test_a_named_room_needs_no_selection_call(big_planner: Planner, scripted: ScriptedModel) -> None:
+    """Plan with the devices of the room the request names, without a selection call."""
+    room = next(iter(BIG.rooms.values()))
+    light = next(d for d in BIG.in_room(room.id) if d.type.value == "light")
+    scripted.add(
+        {"kind": "plan", "message": "ok", "actions": [{"device": light.id, "set": {"power": "on"}, "reason": "r"}]}
+    )
+    result = await big_planner.plan(f"make the {room.name} cozy", "r")
+    assert result.kind == "plan"
+    assert [c.purpose for c in result.calls] == ["plan"]
+    assert sorted(_prompt_devices(scripted.requests[0])) == sorted(d.id for d in BIG.in_room(room.id))
+    # Feedback names nothing, but the devices of the last turn carry over: still no selection.
+    scripted.add(
+        {"kind": "plan", "message": "ok", "actions": [{"device": light.id, "set": {"brightness": 20}, "reason": "r"}]}
+    )
+    result = await big_planner.plan("too bright", "r")
+    assert [c.purpose for c in result.calls] == ["plan"]
+    assert light.id in _prompt_devices(scripted.requests[1])
+
+
+async def test_a_vague_goal_gets_a_selection_call(big_planner: Planner, scripted: ScriptedModel) -> None:
+    """Ask the model which devices matter, ignore ids it made up, and plan with the rest."""
+    lights = [d.id for d in BIG.devices.values() if d.type.value == "light"][:3]
+    scripted.add(
+        {"devices": [*lights, "moon_lamp_9000"]},
+        {"kind": "plan", "message": "ok", "actions": [{"device": lights[0], "set": {"power": "off"}, "reason": "r"}]},
+    )
+    result = await big_planner.plan("help me sleep better")
+    assert [c.purpose for c in result.calls] == ["select", "plan"]
+    select = scripted.requests[0]
+    assert select["response_format"]["json_schema"]["name"] == "sasha_select"  # type: ignore[index]
+    assert "moon_lamp_9000" not in _prompt_devices(scripted.requests[1])
+    assert _prompt_devices(scripted.requests[1]) == lights
+    assert result.devices == tuple(lights)
+    assert len(str(scripted.requests[1]["messages"][0]["content"])) < 5000  # type: ignore[index]
+
+
+async def test_an_unreadable_selection_still_plans(big_planner: Planner, scripted: ScriptedModel) -> None:
+    """Plan with no devices (and so say it cannot) when the selection answer is garbage."""
+    scripted.add({"raw": "lights, I guess"}, {"kind": "infeasible", "message": "I do not know which devices."})
+    result = await big_planner.plan("help me sleep better")
+    assert result.kind == "infeasible"
+    assert _prompt_devices(scripted.requests[1]) == []
+
+
+async def test_a_huge_home_picks_rooms_first(scripted: ScriptedModel) -> None:
+    """Narrow a 400-device home by room before any device catalog is sent."""
+    rooms = list(HUGE.rooms)[:2]
+    in_rooms = [d.id for d in HUGE.devices.values() if d.room in rooms]
+    scripted.add(
+        {"rooms": [*rooms, "moon_base"]},
+        {"kind": "clarify", "message": "Which bedroom?", "actions": [], "routine": None},
+    )
+    client = ModelClient(model_settings(scripted))
+    planner = Planner(HUGE, client, state=lambda: {}, max_devices_in_prompt=40)
+    result = await planner.plan("help me sleep better")
+    await client.close()
+    assert [c.purpose for c in result.calls] == ["rooms", "plan"]
+    assert scripted.requests[0]["response_format"]["json_schema"]["name"] == "sasha_rooms"  # type: ignore[index]
+    catalog = str(scripted.requests[0]["messages"][0]["content"])  # type: ignore[index]
+    assert HUGE.devices[in_rooms[0]].id not in catalog  # rooms and kinds only, no device ids
+    assert sorted(_prompt_devices(scripted.requests[1])) == sorted(in_rooms)
+    assert result.kind == "clarify"

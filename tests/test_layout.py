@@ -1,0 +1,141 @@
+"""The package layout's import rules, checked by reading every module's imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Lower layers never import higher ones; a layer may import itself and anything below it.
+# The order is the request's path: the home model, wire formats, the broker, the request path's
+# core, routines and planning, understanding and policy, the assistant, then what runs it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("sasha", "sasha.errors"),
+    ("sasha.home",),
+    ("sasha.adapters",),
+    ("sasha.mqtt",),
+    ("sasha.state", "sasha.executor", "sasha.audit"),
+    ("sasha.routines",),
+    ("sasha.planning",),
+    ("sasha.intents", "sasha.policy"),
+    ("sasha.assistant", "sasha.config"),
+    ("sasha.sim",),
+    ("sasha.scenarios",),
+    ("sasha.surfaces", "sasha.__main__"),
+)
+# Narrower rules inside a layer: these may import only what is listed (and themselves).
+ONLY: dict[str, tuple[str, ...]] = {
+    "sasha.home": ("sasha.errors",),
+    "sasha.adapters": ("sasha.home", "sasha.errors"),
+    "sasha.mqtt": ("sasha.errors",),
+    "sasha.planning.llm": ("sasha.errors", "sasha.home"),
+}
+# Pure packages compute; they never touch the network, the event loop or a database.
+PURE = ("sasha.home", "sasha.adapters", "sasha.routines.shapes", "sasha.planning.decision")
+IO_LIBRARIES = ("asyncio", "aiomqtt", "paho", "openai", "aiohttp", "socket", "sqlite3", "subprocess", "amqtt")
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _layer(module: str) -> int:
+    best, index = -1, -1
+    for i, group in enumerate(LAYERS):
+        for package in group:
+            # The root package holds only the version; its name prefixes everything else.
+            matches = module == package if package == "sasha" else _within(module, package)
+            if matches and len(package) > best:
+                best, index = len(package), i
+    if index < 0:
+        raise LookupError(f"{module} is in no layer: add it to LAYERS")
+    return index
+
+
+def imported(source: str) -> list[str]:
+    """Return every module a source imports, at any depth (TYPE_CHECKING and function bodies too)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+            # `from sasha.planning import prompts` imports the module sasha.planning.prompts.
+            found.extend(f"{node.module}.{alias.name}" for alias in node.names if node.module.startswith("sasha"))
+    return found
+
+
+def violations(module: str, source: str) -> list[str]:
+    """Return the import rules a module's source breaks."""
+    problems = []
+    own = _layer(module)
+    for target in imported(source):
+        if target == "sasha":
+            continue  # `from sasha import x` names the module sasha.x, checked on its own
+        if _within(target, "sasha"):
+            try:
+                layer = _layer(target)
+            except LookupError:
+                continue  # `from sasha.x import Name`: the name is not a module
+            if layer > own:
+                problems.append(f"{module} imports {target}, which is above it")
+            for package, allowed in ONLY.items():
+                if _within(module, package) and not any(_within(target, p) for p in (package, *allowed)):
+                    problems.append(f"{module} imports {target}; {package} may import only {', '.join(allowed)}")
+        elif any(_within(module, p) for p in PURE) and target.split(".")[0] in IO_LIBRARIES:
+            problems.append(f"{module} imports {target}, but it is pure")
+    return problems
+
+
+def _modules() -> list[tuple[str, Path]]:
+    modules = []
+    for path in sorted((ROOT / "sasha").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules.append((name, path))
+    return modules
+
+
+def test_every_module_keeps_the_import_rules() -> None:
+    """Check every module of the package against the layers and the narrower rules."""
+    modules = _modules()
+    assert len(modules) > 50
+    problems = [p for name, path in modules for p in violations(name, path.read_text(encoding="utf-8"))]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("sasha.home.inventory", "from sasha.mqtt.connection import MqttConnection", "above it"),
+        ("sasha.home.inventory", "from sasha.planning import prompts", "above it"),
+        ("sasha.routines.engine", "from sasha.planning.planner import Planner", "above it"),
+        ("sasha.planning.planner", "from sasha.surfaces.render import describe", "above it"),
+        ("sasha.adapters.generic", "import asyncio", "pure"),
+        ("sasha.adapters.generic", "from sasha.mqtt.connection import Incoming", "may import only"),
+        ("sasha.mqtt.connection", "from sasha.home.inventory import Inventory", "may import only"),
+        ("sasha.planning.llm.client", "from sasha.planning.planner import Planner", "may import only"),
+        ("sasha.executor", "if TYPE_CHECKING:\n    from sasha.assistant import Assistant", "above it"),
+        ("sasha.state", "def f():\n    from sasha.sim import simulator", "above it"),
+    ],
+)
+def test_a_broken_rule_is_found(module: str, source: str, expected: str) -> None:
+    """Report an import that breaks a rule, wherever in the module it sits."""
+    found = violations(module, source)
+    assert any(expected in problem for problem in found), found
+
+
+def test_allowed_imports_pass() -> None:
+    """Accept imports downwards and within a layer."""
+    assert violations("sasha.surfaces.cli", "from sasha.assistant import Assistant\nimport asyncio") == []
+    assert violations("sasha.executor", "from sasha.state import StateMirror") == []
+    assert violations("sasha.adapters.tasmota", "from sasha.home.inventory import Device") == []
+
+
+def test_a_module_outside_every_layer_is_named() -> None:
+    """Refuse a new top-level module until it is given a layer."""
+    with pytest.raises(LookupError, match=r"sasha\.newthing"):
+        violations("sasha.newthing", "")
