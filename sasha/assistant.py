@@ -49,7 +49,7 @@ class ActionReply:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The reply object of the design (section 5), plus the cost of the model calls."""
+    """The reply object of docs/design.md (section 6), plus the cost of the model calls."""
 
     status: str  # done | needs_confirmation | clarify | answer | infeasible | rejected | error
     message: str

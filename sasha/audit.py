@@ -45,7 +45,7 @@ class Entry:
     text: str
     status: str
     message: str
-    path: str  # undo | confirm | fast | model | none
+    path: str  # fast | model | confirm | undo | routines | routine | none
     actions: list[dict[str, Any]]
     model_calls: list[dict[str, Any]]
     tokens: int

@@ -1,6 +1,6 @@
-"""Scenario files (design section 6): a home, a start state, and steps with expectations.
+"""Scenario files (docs/design.md, section 7): a home, a start state, and steps with expectations.
 
-This module only reads and checks files; `scenario_runner` plays them. A broken scenario file
+This module only reads and checks files; `sasha.scenarios.runner` plays them. A broken scenario file
 is reported as `file:line: problem`, like a broken inventory.
 """
 

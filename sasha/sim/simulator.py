@@ -2,7 +2,7 @@
 
 Each device listens on its own protocol's command topics, applies what a real device
 would accept, and publishes its state (retained) in its protocol's format. Sensors move
-by `sasha.physics`; anything can be set by hand on `sasha-sim/set/<device>` with a JSON
+by `sasha.sim.physics`; anything can be set by hand on `sasha-sim/set/<device>` with a JSON
 object of capability values, or by `set_values` from a scenario.
 """
 

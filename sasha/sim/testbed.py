@@ -1,6 +1,6 @@
 """A simulated home wired to the assistant's side: simulator, state mirror and executor.
 
-The demo, the benchmarks, the tests and (later) the scenario runner all need the same
+The demo, the benchmarks, the tests and the scenario runner all need the same
 thing: the devices of an inventory answering on a broker, and Sasha's connection, mirror
 and executor attached to it, with the mirror already holding every device's state.
 """

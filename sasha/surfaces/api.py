@@ -1,4 +1,4 @@
-"""The MQTT API's messages: requests and confirmations in, replies out (design section 5).
+"""The MQTT API's messages: requests and confirmations in, replies out (docs/design.md, section 6).
 
 Pure functions from payload bytes to checked values. A request is a JSON object or plain UTF-8
 text; anything else is a `Rejection` saying why, which the daemon sends back when it knows

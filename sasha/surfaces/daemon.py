@@ -1,4 +1,4 @@
-"""`sasha run`: the headless daemon serving the MQTT API (design section 5).
+"""`sasha run`: the headless daemon serving the MQTT API (docs/design.md, section 6).
 
 Requests arrive on `<root>/request`, confirmations on `<root>/confirm`. Each is handled in
 its own task (at most `max_concurrent` at once) and answered on the MQTT v5 Response Topic

@@ -7,7 +7,7 @@ SDK, exactly as they would to OpenAI, Ollama or vLLM.
 A scripted answer is one of:
 - a JSON object (a decision, a `{"devices": [...]}` selection, anything): sent as content;
 - `{"raw": "text"}`: exactly this content (prose, fences, broken JSON, "");
-- `{"http_error": 500, "message": "..."}`: an OpenAI-style error with that status;
+- `{"http_error": 500, "message_text": "..."}`: an OpenAI-style error with that status;
 - any of them with `"delay": seconds` added: wait that long first (for timeouts).
 """
 
