@@ -1,0 +1,155 @@
+"""The documentation against the code: commands, flags, settings, links, and the README's shape."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sasha import config
+from sasha.surfaces.cli import main
+from tests.conftest import ROOT
+
+DESIGN = ROOT / "docs" / "design.md"
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+# Pages other branches are writing right now; each may be linked before it lands. Remove an
+# entry once its page is merged: from then on a broken link to it fails like any other.
+PENDING = {ROOT / "docs" / "homeassistant.md"}
+
+# A fence opens with ``` and an info string without backticks (CommonMark), and closes with ```.
+_FENCE = re.compile(r"^```[^`\n]*\n.*?^```", re.MULTILINE | re.DOTALL)
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.MULTILINE)
+_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]*|-[a-z])\b")
+
+
+def _help(*args: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Return what `sasha ARGS --help` prints."""
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--help"])
+    assert exited.value.code == 0
+    return capsys.readouterr().out
+
+
+def commands(help_text: str) -> list[str]:
+    """Return the sub-commands `sasha --help` lists (indented names under COMMAND)."""
+    return re.findall(r"^ {4}([a-z]+)\b", help_text, re.MULTILINE)
+
+
+def flags(help_text: str) -> set[str]:
+    """Return the option strings a `--help` text names, without -h/--help."""
+    return set(_FLAG.findall(help_text)) - {"-h", "--help"}
+
+
+def prose(text: str) -> str:
+    """Return Markdown without its fenced code blocks."""
+    return _FENCE.sub("", text)
+
+
+def slug(heading: str) -> str:
+    """Return the anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def broken_links(page: Path, text: str) -> list[str]:
+    """Return the relative links of a Markdown page that point at no file or no heading."""
+    problems = []
+    for target in _LINK.findall(prose(text)):
+        if re.match(r"^[a-z]+:", target):
+            continue  # https:, mailto: — not ours to check
+        path_part, _, anchor = target.partition("#")
+        path = (page.parent / path_part).resolve() if path_part else page
+        if path in PENDING and not path.exists():
+            continue
+        if not path.exists():
+            problems.append(f"{page.name}: {target} points at no file")
+        elif anchor and path.suffix == ".md":
+            anchors = {slug(h) for h in _HEADING.findall(prose(path.read_text(encoding="utf-8")))}
+            if anchor not in anchors:
+                problems.append(f"{page.name}: {target} points at no heading of {path.name}")
+    return problems
+
+
+def test_every_command_is_in_the_design(capsys: pytest.CaptureFixture[str]) -> None:
+    """Name every sub-command of `sasha --help` in the design's command table."""
+    listed = commands(_help(capsys=capsys))
+    assert {"run", "ask", "scenario", "demo"} <= set(listed)
+    design = DESIGN.read_text(encoding="utf-8")
+    assert [c for c in listed if f"`sasha {c}" not in design] == []
+
+
+def test_every_flag_is_in_the_design(capsys: pytest.CaptureFixture[str]) -> None:
+    """Name every option of every command somewhere in the design."""
+    top = _help(capsys=capsys)
+    seen = flags(top)
+    for command in commands(top):
+        args = ["scenario", "run"] if command == "scenario" else [command]
+        seen |= flags(_help(*args, capsys=capsys))
+    assert {"--config", "--mqtt-url", "--max-model-calls", "--live", "-k"} <= seen
+    design = DESIGN.read_text(encoding="utf-8")
+    assert sorted(f for f in seen if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", design)) == []
+
+
+def test_every_setting_has_its_row() -> None:
+    """Give every setting a row in the design's table with its config key, variable and flag."""
+    keys = [k for k in config.Settings.model_fields if k != "planner"]
+    keys += [f"planner.{k}" for k in config.PlannerSettings.model_fields]
+    rows = [line for line in DESIGN.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+    missing = []
+    for key in keys:
+        row = next((r for r in rows if f"| `{key}` |" in r), None)
+        variable = config.ENVIRONMENT.get(key, "<no variable in config.ENVIRONMENT>")
+        if row is None or f"`{variable}`" not in row or "`--" not in row:
+            missing.append(key)
+    assert missing == []
+
+
+def test_links_point_at_files_and_headings() -> None:
+    """Resolve every relative link of the README and docs/ to a file (and heading) that exists."""
+    assert len(PAGES) >= 5
+    problems = [p for page in PAGES for p in broken_links(page, page.read_text(encoding="utf-8"))]
+    assert problems == []
+
+
+def test_a_broken_link_is_found(tmp_path: Path) -> None:
+    """Report a link to a missing file and one to a missing heading, and skip code blocks."""
+    (tmp_path / "there.md").write_text("# A heading: here\n", encoding="utf-8")
+    page = tmp_path / "page.md"
+    text = "[a](missing.md) [b](there.md#a-heading-here) [c](there.md#nope) [d](https://x.y)\n```\n[e](gone.md)\n```\n"
+    assert broken_links(page, text) == [
+        "page.md: missing.md points at no file",
+        "page.md: there.md#nope points at no heading of there.md",
+    ]
+
+
+def test_nothing_points_at_the_shared_design() -> None:
+    """Keep every text file of the repository free of links outside it to the shared design."""
+    needle = "../" + "shared/"  # split, so this file does not match itself
+    skip = {"build", "dist", "__pycache__"}
+    texts = {".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".conf", ".cfg"}
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        # Prune in place: .venv, .git and build output are not the repository's text.
+        subfolders[:] = [d for d in subfolders if not (d in skip or d.startswith(".") or d.endswith(".egg-info"))]
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix not in texts and name not in {"Makefile", "Dockerfile"}:
+                continue
+            if needle in path.read_text(encoding="utf-8", errors="replace"):
+                found.append(str(path.relative_to(ROOT)))
+    assert found == []
+
+
+def test_the_readme_starts_with_the_two_commands() -> None:
+    """Open the README with `make demo` and `make test`, and keep it short enough to read to the end."""
+    text = README.read_text(encoding="utf-8")
+    first = _FENCE.search(text)
+    assert first is not None
+    lines = [line.split("#")[0].strip() for line in first.group(0).splitlines()[1:-1]]
+    assert lines == ["make demo", "make test"]
+    assert text.index(first.group(0)) < text.index("\n## ")
+    assert len(text.splitlines()) < 200
