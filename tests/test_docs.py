@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from sasha import config
+from sasha.home import inventory
+from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.routines.store import parse
+from sasha.scenarios.files import load
+from sasha.scenarios.runner import run_scenario
 from sasha.surfaces.cli import main
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 DESIGN = ROOT / "docs" / "design.md"
 README = ROOT / "README.md"
@@ -47,6 +53,15 @@ def flags(help_text: str) -> set[str]:
 def prose(text: str) -> str:
     """Return Markdown without its fenced code blocks."""
     return _FENCE.sub("", text)
+
+
+def example(section: str, language: str = "yaml") -> str:
+    """Return the first fenced block of a language in a section of the design."""
+    text = DESIGN.read_text(encoding="utf-8")
+    start = text.index(f"\n{section}")
+    found = re.search(rf"^```{language}\n(.*?)^```", text[start:], re.MULTILINE | re.DOTALL)
+    assert found is not None, section
+    return found.group(1)
 
 
 def slug(heading: str) -> str:
@@ -153,3 +168,34 @@ def test_the_readme_starts_with_the_two_commands() -> None:
     assert lines == ["make demo", "make test"]
     assert text.index(first.group(0)) < text.index("\n## ")
     assert len(text.splitlines()) < 200
+
+
+def test_the_inventory_example_is_valid() -> None:
+    """Load the design's inventory example as `sasha check` would."""
+    home = inventory.from_yaml(example("## 2. Inventory"))
+    assert home.devices["front_door"].sensitive
+
+
+def test_the_routines_file_example_is_valid(home: inventory.Inventory) -> None:
+    """Read the design's routines.yaml example against the example home."""
+    routines = parse(example("### 5.3 The routine object"), "routines.yaml", home)
+    assert [r.id for r in routines] == ["bathroom_fan_on_when_humid"]
+
+
+def test_the_config_example_is_valid(tmp_path: Path) -> None:
+    """Load the design's config file example."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(example("### 8.2 Settings"), encoding="utf-8")
+    settings = config.load({}, environ={}, config_file=path)
+    assert settings.mqtt().tls
+    assert settings.planner.max_devices_in_prompt == 60
+
+
+async def test_the_scenario_example_passes(tmp_path: Path, broker: Mosquitto) -> None:
+    """Play the design's scenario example against the example home."""
+    text = example("## 7. Scenario files").replace("../../../devices.yaml", str(EXAMPLE))
+    path = tmp_path / "example.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = await run_scenario(load(path), MqttSettings.from_url(broker.url))
+    assert result.passed, result.failures
+    assert result.steps == 3
