@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -9,9 +10,13 @@ from pathlib import Path
 import pytest
 
 from sasha import config
+from sasha.assistant import Reply
 from sasha.home import inventory
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
+from sasha.planning.decision import parse_decision
+from sasha.routines.routine import check
+from sasha.routines.shapes import RoutineModel
 from sasha.routines.store import parse
 from sasha.scenarios.files import load
 from sasha.scenarios.runner import run_scenario
@@ -180,6 +185,29 @@ def test_the_routines_file_example_is_valid(home: inventory.Inventory) -> None:
     """Read the design's routines.yaml example against the example home."""
     routines = parse(example("### 5.3 The routine object"), "routines.yaml", home)
     assert [r.id for r in routines] == ["bathroom_fan_on_when_humid"]
+
+
+def test_the_model_answer_examples_are_valid(home: inventory.Inventory) -> None:
+    """Read the design's decision example and check its routine example against the example home."""
+    # The example spells out every kind where one goes; any one of them makes it an answer.
+    shown = example("### 5.2 The decision object", "json").replace(
+        "plan | routine | clarify | answer | infeasible", "plan"
+    )
+    decision = parse_decision(shown)
+    assert decision.kind == "plan"
+    assert decision.actions[0].device == "living_room_lamp"
+    routine, problems = check(home, RoutineModel.model_validate(json.loads(example("### 5.3", "json"))))
+    assert problems == []
+    assert routine is not None
+
+
+def test_the_reply_example_has_the_replys_fields() -> None:
+    """Give the design's reply example exactly the fields a reply has, usage included."""
+    shown = json.loads(example("## 6. MQTT API", "json"))
+    made = Reply("done", "x").to_json()
+    assert shown.keys() == made.keys()
+    assert shown["usage"].keys() == made["usage"].keys()
+    assert shown["actions"][0].keys() == {"device", "set", "reason", "result", "error"}
 
 
 def test_the_config_example_is_valid(tmp_path: Path) -> None:
