@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench mosquitto clean
+.PHONY: demo test test-ha lint bench mosquitto clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ lint: $(STAMP)
 
 test: lint mosquitto
 	$(BIN)/pytest
+	$(MAKE) test-ha
+
+# The Home Assistant integration's tests run on a real Home Assistant core in their own venv
+# (.venv-ha: Home Assistant's pins clash with Sasha's); they start `sasha run` from .venv.
+test-ha: $(STAMP) mosquitto
+	SASHA_PYTHON=$(abspath $(BIN)/python) integrations/homeassistant/run-tests.sh
 
 bench: $(STAMP) mosquitto
 	$(BIN)/python bench/mqtt_roundtrip.py
@@ -40,4 +46,4 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/local_latency.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) integrations/homeassistant/.venv-ha .mypy_cache .pytest_cache .ruff_cache .hypothesis
