@@ -127,6 +127,8 @@ def _read_file(path: Path) -> tuple[dict[str, Any], yamlsource.LineMap]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}:0: cannot read config file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}:0: cannot read config file: not UTF-8 ({err.reason})") from None
     try:
         data, lines = yamlsource.load(text, str(path))
     except yamlsource.YamlSourceError as err:
