@@ -189,9 +189,8 @@ async def test_a_plain_user_cannot_read_another_users_replies(locked: Locked) ->
         assert theirs["status"] == "done"
         # Alice's own reply comes after mallory's on the same broker; had she been allowed to
         # read mallory's, it would have arrived first.
-        await alice.publish(
-            "sasha/request", json.dumps({"text": "turn off the kettle", "reply_to": "sasha/reply/alice/k"})
-        )
+        body = {"text": "turn off the kettle", "reply_to": "sasha/reply/alice/k"}
+        await alice.publish("sasha/request", json.dumps(body), qos=1)
         seen = []
         async with asyncio.timeout(20):
             async for message in alice.messages:
