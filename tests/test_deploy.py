@@ -120,9 +120,13 @@ async def locked(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lock
             for process in (daemon, sim):
                 process.send_signal(signal.SIGTERM)
                 outputs.append(b"".join(await process.communicate()).decode())
+        # No password in what either process printed, nor in the audit log.
+        audit = (tmp_path / "audit.db").read_bytes()
         for output in outputs:
             assert not any(password in output for password in passwords.values())
             assert "Traceback" not in output
+        assert audit
+        assert not any(password.encode() in audit for password in passwords.values())
 
 
 async def ask(client: aiomqtt.Client, user: str, body: dict[str, Any], topic: str = "sasha/request") -> dict[str, Any]:
