@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -153,10 +154,12 @@ async def health(settings: Settings, timeout: float = 5.0) -> int:
     mqtt = settings.mqtt()
     async with MqttConnection(mqtt, reconnect_max=1.0) as link:
         await link.subscribe([topic], on_status)
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await arrived.wait()
-        except TimeoutError:
+                # A refused login will not get better by waiting: stop at the first refusal.
+                while not arrived.is_set() and not link.refused:  # noqa: ASYNC110  (two conditions)
+                    await asyncio.sleep(0.05)
+        if not arrived.is_set():
             if link.refused:
                 reason = f"not authorised: {mqtt.url} refused these credentials ({link.last_error})"
             elif not link.connected:

@@ -15,7 +15,7 @@ import pytest
 from sasha import config
 from sasha.errors import ConfigError
 from sasha.mqtt.connection import MqttSettings
-from sasha.mqtt.mosquitto import Mosquitto
+from sasha.mqtt.mosquitto import Mosquitto, free_port
 from tests.conftest import EXAMPLE, clean_env, fast, run_sasha, start_sasha
 from tests.mqtt.test_mqtt import _make_certificates
 
@@ -180,3 +180,11 @@ async def test_client_certificate_against_a_broker_that_requires_one(tmp_path: P
         )
         out, _ = await process.communicate()
         assert out.decode().strip() == "refused"
+
+
+async def test_health_says_not_connected_when_no_broker_answers() -> None:
+    """Say "not connected" with the reason when nothing listens on the broker's port."""
+    code, _, err = await run_sasha("health", "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}")
+    assert code == 1
+    assert "\nsasha health: not connected to mqtt://127.0.0.1:" in err
+    assert err.endswith("Connection refused\n")
