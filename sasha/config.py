@@ -20,6 +20,11 @@ ENVIRONMENT = {
     "devices": "SASHA_DEVICES",
     "mqtt_url": "SASHA_MQTT_URL",
     "mqtt_ca_file": "SASHA_MQTT_CA_FILE",
+    "mqtt_username": "SASHA_MQTT_USERNAME",
+    "mqtt_password": "SASHA_MQTT_PASSWORD",
+    "mqtt_password_file": "SASHA_MQTT_PASSWORD_FILE",
+    "mqtt_cert": "SASHA_MQTT_CERT",
+    "mqtt_key": "SASHA_MQTT_KEY",
     "state_dir": "SASHA_STATE_DIR",
     "api_topic": "SASHA_API_TOPIC",
     "confirm": "SASHA_CONFIRM",
@@ -60,6 +65,13 @@ class Settings(BaseModel):
     # repr=False: the URL may carry the MQTT password.
     mqtt_url: str = Field(default="mqtt://localhost:1883", repr=False)
     mqtt_ca_file: str | None = None
+    # Credentials apart from the URL, so that no password needs to be on a command line
+    # (`ps` shows it to every local user). The file beats the value, the value beats the URL.
+    mqtt_username: str | None = None
+    mqtt_password: str | None = Field(default=None, repr=False)
+    mqtt_password_file: Path | None = None
+    mqtt_cert: str | None = None
+    mqtt_key: str | None = None
     state_dir: Path = Field(default_factory=_default_state_dir)
     api_topic: str = "sasha"
     confirm: Literal["never", "sensitive", "always"] = "sensitive"
@@ -67,8 +79,18 @@ class Settings(BaseModel):
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
 
     def mqtt(self) -> MqttSettings:
-        """Return the broker settings."""
-        return MqttSettings.from_url(self.mqtt_url, ca_file=self.mqtt_ca_file)
+        """Return the broker settings, with the password read from its file if one is named."""
+        password = self.mqtt_password
+        if self.mqtt_password_file is not None:
+            password = read_secret(self.mqtt_password_file, "MQTT password file")
+        return MqttSettings.from_url(
+            self.mqtt_url,
+            ca_file=self.mqtt_ca_file,
+            username=self.mqtt_username,
+            password=password,
+            cert_file=self.mqtt_cert,
+            key_file=self.mqtt_key,
+        )
 
     def model_settings(self, environ: Mapping[str, str] | None = None) -> ModelSettings | None:
         """Return how to reach the model (OPENAI_API_KEY / OPENAI_BASE_URL), or None if none is set."""
@@ -122,11 +144,28 @@ def load(
     return settings
 
 
+def read_secret(path: Path, what: str) -> str:
+    """Read a secret from its file: the first line, without the newline (raises ConfigError)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        # Only the path and the reason: never the file's content.
+        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the {what} {path}: {reason}") from None
+    lines = text.splitlines()
+    secret = lines[0] if lines else ""
+    if not secret:
+        raise ConfigError(f"the {what} {path} is empty")
+    return secret
+
+
 def _read_file(path: Path) -> tuple[dict[str, Any], yamlsource.LineMap]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"{path}:0: cannot read config file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}:0: cannot read config file: not UTF-8 ({err.reason})") from None
     try:
         data, lines = yamlsource.load(text, str(path))
     except yamlsource.YamlSourceError as err:
@@ -138,4 +177,4 @@ def _read_file(path: Path) -> tuple[dict[str, Any], yamlsource.LineMap]:
     return data, lines
 
 
-__all__ = ["ENVIRONMENT", "PlannerSettings", "Settings", "load", "redact_url"]
+__all__ = ["ENVIRONMENT", "PlannerSettings", "Settings", "load", "read_secret", "redact_url"]

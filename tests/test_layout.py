@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 # The order is the request's path: the home model, wire formats, the broker, the request path's
 # core, routines and planning, understanding and policy, the assistant, then what runs it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("sasha", "sasha.errors"),
+    ("sasha", "sasha.errors", "sasha.jsonlimit"),
     ("sasha.home",),
     ("sasha.adapters",),
     ("sasha.mqtt",),
@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # Narrower rules inside a layer: these may import only what is listed (and themselves).
 ONLY: dict[str, tuple[str, ...]] = {
     "sasha.home": ("sasha.errors",),
-    "sasha.adapters": ("sasha.home", "sasha.errors"),
+    "sasha.adapters": ("sasha.home", "sasha.errors", "sasha.jsonlimit"),
     "sasha.mqtt": ("sasha.errors",),
     "sasha.planning.llm": ("sasha.errors", "sasha.home"),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sasha import jsonlimit
 from sasha.errors import DecodeError
 
 # No device state or command is anywhere near this; a bigger payload is junk or an attack.
@@ -58,7 +59,7 @@ def text(payload: bytes) -> str:
 def json_object(payload: bytes) -> dict[str, Any]:
     """Decode a payload that must be one JSON object."""
     try:
-        data = json.loads(text(payload))
+        data = jsonlimit.loads(text(payload))
     except json.JSONDecodeError as err:
         raise DecodeError(f"payload is not JSON: {err.msg} at position {err.pos}") from None
     if not isinstance(data, dict):

@@ -19,7 +19,13 @@ Path = tuple[str | int, ...]
 
 # A document nested deeper than this is not a hand-written config (or is an alias bomb).
 _MAX_DEPTH = 50
+# Aliases let a few bytes stand for a huge tree ("billion laughs": 342 bytes, 10**9 nodes).
+# A hand-written file shares a handful of blocks, so both the number of alias references
+# and the nodes they add are capped while the file is composed, before anything is expanded.
+MAX_ALIASES = 100
+MAX_ALIAS_NODES = 10_000
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class YamlSourceError(Exception):
@@ -56,7 +62,12 @@ def load(text: str, file: str) -> tuple[Any, LineMap]:
     """Parse one YAML document, returning its data and the line of each node."""
     lines = LineMap(file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_BoundedLoader)
+    except _Refused as err:
+        raise YamlSourceError(SourceProblem(file, err.line, err.message)) from None
+    except RecursionError:
+        # Unreachable while _MAX_DEPTH is far below Python's recursion limit; kept as a net.
+        raise YamlSourceError(SourceProblem(file, 0, "document is nested too deeply")) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -70,6 +81,72 @@ def load(text: str, file: str) -> tuple[Any, LineMap]:
     if node is None:
         return None, lines
     return _Walker(lines).value(node, ()), lines
+
+
+class _Refused(Exception):
+    """The composer stopped a document that would cost too much to expand."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(message)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe loader whose composer refuses deep nesting and alias bombs as it goes.
+
+    PyYAML's composer is recursive and shares one node per anchor, so counting here is cheap;
+    the expansion only happens later, when the walker follows each alias, and by then the
+    document is known to be small.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+        self._alias_nodes = 0
+        # Nodes of each composed subtree with its aliases expanded, by node identity.
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, counting depth, alias references and what they expand to."""
+        if self.check_event(yaml.AliasEvent):
+            line = self._line()
+            node = super().compose_node(parent, index)
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(line, f"more than {MAX_ALIASES} aliases (*name); write the values out")
+            # An alias to a node still being composed (a cycle) counts as one; the walker's
+            # depth limit stops the cycle.
+            self._alias_nodes += self._sizes.get(id(node), 1)
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise _Refused(
+                    line, f"aliases expand to more than {MAX_ALIAS_NODES} values (an alias bomb?); write them out"
+                )
+            return node
+        self._depth += 1
+        if self._depth > _MAX_DEPTH + 1:
+            raise _Refused(self._line(), "document is nested too deeply")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None:
+            sizes = [self._sizes.get(id(child), 1) for child in _children(node)]
+            self._sizes[id(node)] = 1 + sum(sizes)
+        return node
+
+    def _line(self) -> int:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 class _Walker:
@@ -91,17 +168,25 @@ class _Walker:
             # YAML 1.1 reads bare on/off/yes/no as booleans; in a home, `power: on` and
             # `values: [off, heat]` mean the words, as YAML 1.2 says too.
             return node.value
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as err:
+            if node.tag == _MERGE_TAG:
+                raise YamlSourceError(self._problem(node, "merge keys (<<) are not supported")) from None
             raise YamlSourceError(self._problem(node, f"invalid value: {err.problem}")) from None
+        except (ValueError, OverflowError) as err:
+            # A plain scalar that looks like a timestamp but is no date (2024-13-45).
+            raise YamlSourceError(self._problem(node, f"invalid value: {err}")) from None
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlSourceError(self._problem(key_node, "a key must be a plain value"))
-            key = self._scalars.construct_object(key_node)
+            key = self._scalar(key_node)
             if not isinstance(key, str | int | bool | float) or key is None:
                 raise YamlSourceError(self._problem(key_node, "a key must be a plain value"))
             # PyYAML silently keeps the last of two equal keys; a hand-edited file

@@ -48,12 +48,26 @@ class MqttSettings:
     ca_file: str | None = None
     # 5, or 4 for MQTT 3.1.1 brokers (the embedded demo broker); v5 adds response topics.
     protocol: int = 5
+    # A client certificate and its key (PEM) for brokers that require one (mqtts:// only).
+    cert_file: str | None = None
+    key_file: str | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, ca_file: str | None = None) -> MqttSettings:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        ca_file: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+    ) -> MqttSettings:
         """Parse `mqtt://user:pass@host:port` or `mqtts://…` (TLS, optional CA file).
 
-        `?protocol=3.1.1` selects MQTT 3.1.1 for brokers without MQTT 5.
+        `?protocol=3.1.1` selects MQTT 3.1.1 for brokers without MQTT 5. A `username` or
+        `password` given here beats the one in the URL (which every local user can read in
+        `ps` when it is on a command line).
         """
         try:
             parts = urlsplit(url)
@@ -70,14 +84,20 @@ class MqttSettings:
         protocol = {"5": 5, "3.1.1": 4, "311": 4, "4": 4}.get((query.get("protocol") or ["5"])[0])
         if protocol is None:
             raise ConfigError(f"invalid MQTT URL {redact_url(url)!r}: protocol must be 5 or 3.1.1")
+        if (cert_file or key_file) and not tls:
+            raise ConfigError(f"a client certificate needs an mqtts:// URL, not {redact_url(url)!r}")
+        if key_file and not cert_file:
+            raise ConfigError("a client key needs its certificate (--mqtt-cert)")
         return cls(
             host=parts.hostname,
             port=port or default_port,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            username=username or (unquote(parts.username) if parts.username else None),
+            password=password or (unquote(parts.password) if parts.password else None),
             tls=tls,
             ca_file=ca_file,
             protocol=protocol,
+            cert_file=cert_file,
+            key_file=key_file,
         )
 
     @property
@@ -138,6 +158,16 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(want) == len(have)
 
 
+# CONNACK codes for "who you are is not accepted": MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 140).
+_REFUSED = frozenset({4, 5, 134, 135, 140})
+
+
+def refused(err: BaseException) -> bool:
+    """Tell whether a connection error means the broker refused our credentials."""
+    code = getattr(err, "rc", None) if isinstance(err, aiomqtt.MqttCodeError) else None
+    return getattr(code, "value", code) in _REFUSED
+
+
 def _is_wildcard(pattern: str) -> bool:
     return "+" in pattern or "#" in pattern
 
@@ -175,6 +205,10 @@ class MqttConnection:
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
+        # Why the last attempt failed (no secret in it), and whether the broker refused our
+        # credentials; `sasha health` reports both.
+        self.last_error: str | None = None
+        self.refused = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -386,7 +420,11 @@ class MqttConnection:
             password=settings.password,
             identifier=self.client_id,
             will=will,
-            tls_params=aiomqtt.TLSParameters(ca_certs=settings.ca_file) if settings.tls else None,
+            tls_params=(
+                aiomqtt.TLSParameters(ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file)
+                if settings.tls
+                else None
+            ),
             timeout=self._ack_timeout,
             keepalive=30,
             # Small command packets must not wait for Nagle's algorithm and the peer's
@@ -411,8 +449,22 @@ class MqttConnection:
                 delay = min(self._reconnect_max, self._reconnect_min * 2**failures)
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311  (jitter, not cryptography)
                 failures += 1
-                log = _LOGGER.warning if failures <= 3 else _LOGGER.debug
-                log("MQTT %s unavailable (%s); retrying in %.1fs", self.settings.url, err, delay)
+                self.refused = refused(err)
+                self.last_error = str(err) or type(err).__name__
+                if self.refused:
+                    # Retrying will not fix wrong credentials: say so every time, loudly.
+                    _LOGGER.error(  # noqa: TRY400  (a refusal is not a crash: no traceback)
+                        "MQTT %s refused %s: not authorised (%s); check the username, password file or "
+                        "client certificate; retrying in %.1fs",
+                        self.settings.url,
+                        f"user {self.settings.username!r}" if self.settings.username else "an anonymous login",
+                        err,
+                        delay,
+                    )
+                else:
+                    # A broker that stays away is reported now and then, not once and never again.
+                    log = _LOGGER.warning if failures <= 3 or failures % 20 == 0 else _LOGGER.debug
+                    log("MQTT %s unavailable (%s); retrying in %.1fs", self.settings.url, err, delay)
                 await asyncio.sleep(delay)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
@@ -423,6 +475,8 @@ class MqttConnection:
         self._client = client
         self._connected.set()
         self.connects += 1
+        self.last_error = None
+        self.refused = False
         _LOGGER.info("connected to MQTT %s as %s", self.settings.url, self.client_id)
         try:
             async with asyncio.TaskGroup() as group:

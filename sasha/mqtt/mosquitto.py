@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -41,8 +42,21 @@ def free_port() -> int:
 class Mosquitto:
     """Run mosquitto with persistence in a temporary folder; stop and start it at will."""
 
-    def __init__(self, port: int | None = None, *, tls: tuple[Path, Path] | None = None) -> None:
-        """Prepare a broker; `tls` is (certificate, key) to serve mqtts:// instead."""
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        tls: tuple[Path, Path] | None = None,
+        client_ca: Path | None = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """Prepare a broker; `tls` is (certificate, key) to serve mqtts:// instead.
+
+        `client_ca` requires a client certificate signed by that CA; `password_file` turns
+        anonymous logins off; `acl_file` applies an ACL; `extra` adds configuration lines.
+        """
         binary = find_mosquitto()
         if binary is None:
             raise SashaError("mosquitto is not installed (Debian/Ubuntu: apt-get install mosquitto)")
@@ -61,11 +75,23 @@ class Mosquitto:
                 copy.write_bytes(source.read_bytes())
                 copy.chmod(0o644)  # readable after mosquitto drops root; test keys only
             tls_lines = f"certfile {folder / tls[0].name}\nkeyfile {folder / tls[1].name}\n"
+        auth_lines = "allow_anonymous true\n"
+        copies = {"cafile": client_ca, "password_file": password_file, "acl_file": acl_file}
+        for option, given in copies.items():
+            if given is None:
+                continue
+            target = folder / f"{option}-{given.name}"
+            target.write_bytes(given.read_bytes())
+            target.chmod(0o644)  # readable after mosquitto drops root; test files only
+            auth_lines += f"{option} {target}\n"
+        if client_ca is not None:
+            auth_lines += "require_certificate true\n"
+        if password_file is not None:
+            auth_lines = auth_lines.replace("allow_anonymous true", "allow_anonymous false")
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{tls_lines}"
-            "allow_anonymous true\n"
-            "set_tcp_nodelay true\n"
+            f"{auth_lines}" + "".join(f"{line}\n" for line in extra) + "set_tcp_nodelay true\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "log_dest stderr\n"

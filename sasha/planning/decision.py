@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pydantic
 from pydantic import Field
 
+from sasha import jsonlimit
 from sasha.errors import SashaError
 from sasha.routines.shapes import ActionModel, Lenient, RoutineModel
 
@@ -57,6 +58,10 @@ def extract_json(text: str) -> dict[str, Any]:
     stripped = text.strip()
     if not stripped:
         raise DecisionError("the answer was empty; answer with one JSON object")
+    too_deep = jsonlimit.depth_error(stripped)
+    if too_deep is not None:
+        # Checked once for the whole answer: every candidate below is a part of it.
+        raise DecisionError(f"the answer is {too_deep.msg}; a decision is one short JSON object")
     candidates = [stripped, *(m.strip() for m in _FENCE.findall(stripped))]
     for candidate in candidates:
         try:

@@ -106,6 +106,8 @@ def load(path: Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError([SourceProblem(str(path), 0, f"cannot read: {err.strerror}")]) from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError([SourceProblem(str(path), 0, f"cannot read: not UTF-8 ({err.reason})")]) from None
     try:
         data, lines = yamlsource.load(text, str(path))
     except yamlsource.YamlSourceError as err:

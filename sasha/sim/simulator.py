@@ -15,6 +15,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from sasha import jsonlimit
 from sasha.adapters import adapter_for
 from sasha.errors import DecodeError, OutboxFull
 from sasha.home.capabilities import Value, same_value
@@ -144,7 +145,7 @@ class Simulator:
     def _on_control(self, message: Incoming) -> None:
         device_id = message.topic.rsplit("/", 1)[-1]
         try:
-            values = json.loads(message.payload)
+            values = jsonlimit.loads(message.payload)
         except (json.JSONDecodeError, UnicodeDecodeError):
             _LOGGER.warning("ignoring %s: payload is not JSON", message.topic)
             return

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from sasha import jsonlimit
+
 _Body = TypeVar("_Body", bound=BaseModel)
 
 MAX_TEXT = 2000
@@ -123,7 +125,7 @@ def _problem(err: pydantic.ValidationError) -> str:
 def _read_object(text: str, model: type[_Body], what: str) -> _Body | Rejection:
     """Parse a JSON object into `model`, or say why not (with its id and reply_to, if readable)."""
     try:
-        data = json.loads(text)
+        data = jsonlimit.loads(text)
     except json.JSONDecodeError as err:
         return Rejection(f"{what} is not valid JSON: {err.msg}")
     try:

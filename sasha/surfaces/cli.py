@@ -23,6 +23,18 @@ from sasha.surfaces.render import describe
 _LOGGER = logging.getLogger(__name__)
 
 
+def _credentials(parser: argparse.ArgumentParser) -> None:
+    """Add the broker's credential flags; the password itself only ever comes from a file or the environment."""
+    parser.add_argument("--mqtt-username", metavar="NAME", help="broker user (env SASHA_MQTT_USERNAME)")
+    parser.add_argument(
+        "--mqtt-password-file",
+        metavar="FILE",
+        help="file holding the broker password (env SASHA_MQTT_PASSWORD_FILE, or the password in SASHA_MQTT_PASSWORD)",
+    )
+    parser.add_argument("--mqtt-cert", metavar="FILE", help="client certificate for mqtts:// (env SASHA_MQTT_CERT)")
+    parser.add_argument("--mqtt-key", metavar="FILE", help="its private key (env SASHA_MQTT_KEY)")
+
+
 def _common() -> argparse.ArgumentParser:
     """Return the settings flags shared by the commands that talk to the home."""
     common = argparse.ArgumentParser(add_help=False)
@@ -33,6 +45,7 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
+    _credentials(common)
     common.add_argument(
         "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"
     )
@@ -62,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="run the simulated devices of the inventory on a broker")
     sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
-    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user:pass@host:1883")
+    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user@host:1883 (env SASHA_MQTT_URL)")
+    _credentials(sim)
     sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
     sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
 
@@ -70,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("text", help='what you want, e.g. "make it cozy"')
     plan.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     plan.add_argument("--mqtt-url", metavar="URL", help="broker to read the current state from")
+    _credentials(plan)
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -113,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
+    names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls"]
     flags = {k: getattr(args, k, None) for k in names}

@@ -169,9 +169,10 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
     async with running(home, settings, client_id=client_id, announce=True, run_routines=True) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
-        _LOGGER.warning("serving %s/request on %s with %d devices", settings.api_topic, settings.mqtt().url, len(home))
+        serving = f"serving {settings.api_topic}/request on {rt.link.settings.url} with {len(home)} devices"
         async with asyncio.TaskGroup() as group:
             background = [
+                group.create_task(_once_connected(rt.link, serving), name="serving-notice"),
                 group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
                 group.create_task(_watch(rt), name="routines-file"),
             ]
@@ -180,6 +181,12 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
                 if task is not None:
                     task.cancel()
     return 0
+
+
+async def _once_connected(link: MqttConnection, notice: str) -> None:
+    """Log `notice` when the broker has accepted us: not before, so a refused login never looks like service."""
+    await link.wait_connected()
+    _LOGGER.warning("%s", notice)
 
 
 async def _watch(rt: Runtime, interval: float = 2.0) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
+import sys
 from datetime import datetime
 
 from rich.console import Console
@@ -138,7 +140,7 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
 
 
 async def health(settings: Settings, timeout: float = 5.0) -> int:
-    """Exit 0 when the daemon's retained status is `online` (for container health checks)."""
+    """Exit 0 when the daemon's retained status is `online` (for container health checks); say why not."""
     topic = f"{settings.api_topic}/status"
     seen: list[bytes] = []
     arrived = asyncio.Event()
@@ -147,14 +149,29 @@ async def health(settings: Settings, timeout: float = 5.0) -> int:
         seen.append(message.payload)
         arrived.set()
 
-    async with MqttConnection(settings.mqtt(), reconnect_max=1.0) as link:
+    # Its own connection with the daemon's settings: a daemon the broker refuses cannot say so
+    # itself, but the same credentials here show it.
+    mqtt = settings.mqtt()
+    async with MqttConnection(mqtt, reconnect_max=1.0) as link:
         await link.subscribe([topic], on_status)
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                await arrived.wait()
-        except TimeoutError:
+                # A refused login will not get better by waiting: stop at the first refusal.
+                while not arrived.is_set() and not link.refused:  # noqa: ASYNC110  (two conditions)
+                    await asyncio.sleep(0.05)
+        if not arrived.is_set():
+            if link.refused:
+                reason = f"not authorised: {mqtt.url} refused these credentials ({link.last_error})"
+            elif not link.connected:
+                reason = f"not connected to {mqtt.url}: {link.last_error or 'no answer'}"
+            else:
+                reason = f"no status on {topic}: the daemon has not run on this broker"
+            sys.stderr.write(f"sasha health: {reason}\n")
             return 1
-    return 0 if seen[-1] == b"online" else 1
+    if seen[-1] != b"online":
+        sys.stderr.write(f"sasha health: the daemon is {seen[-1].decode(errors='replace')[:40]} ({topic})\n")
+        return 1
+    return 0
 
 
 def manage_routines(home: Inventory, settings: Settings, action: str, ident: str | None, console: Console) -> int:
