@@ -22,10 +22,11 @@ def inventory_yaml(
     lines = [f"# {line}" if line else "#" for line in header]
     lines.append(_dump({"home": home}).rstrip())
     lines.append("")
-    lines.append("rooms:")
+    lines.append("rooms:" if rooms else "rooms: []")
     lines += [f"  - {_dump(room).strip()}" if _is_flat(room) else _indent(_dump([room])) for room in rooms]
     lines.append("")
-    lines.append("devices:")
+    devices = list(devices)
+    lines.append("devices:" if devices else "devices: []")
     for entry in devices:
         lines += [f"  # {comment}" for comment in entry.comments]
         lines.append(_indent(_dump([entry.data])))
