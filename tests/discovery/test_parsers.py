@@ -119,7 +119,11 @@ def test_home_assistant_configs_become_capabilities() -> None:
         "hvac_mode": (None, None, None, ("off", "heat", "cool", "auto")),
     }
     assert set(adapter_for(pump).command_topics(pump)) == {"hvac/office/target/set", "hvac/office/mode/set"}
-    assert set(adapter_for(pump).state_topics(pump)) == {"hvac/office/target", "hvac/office/current", "hvac/office/mode"}
+    assert set(adapter_for(pump).state_topics(pump)) == {
+        "hvac/office/target",
+        "hvac/office/current",
+        "hvac/office/mode",
+    }
 
     plug = home.get("dishwasher_plug")
     assert plug is not None
@@ -167,7 +171,11 @@ def test_tasmota_relay_dimmer_and_sensor() -> None:
     """Map a plug with energy metering, a dimmer and a temperature/humidity sensor."""
     home, _ = _home("tasmota_discovery.json")
     plug = _by_topic(home, "tasmota_A1B2C3")
-    assert (plug.name, plug.type.value, set(plug.capabilities)) == ("Coffee plug", "plug", {"power", "power_usage", "energy"})
+    assert (plug.name, plug.type.value, set(plug.capabilities)) == (
+        "Coffee plug",
+        "plug",
+        {"power", "power_usage", "energy"},
+    )
     dimmer = _by_topic(home, "stairs")
     assert (dimmer.type.value, _caps(dimmer)) == (
         "light",
@@ -187,7 +195,11 @@ def test_tasmota_relay_dimmer_and_sensor() -> None:
         ("homeassistant/media_player/x/config", b'{"cmd_t": "a/b"}', "no media players"),
         ("homeassistant/light/x/config", b'{"cmd_t": "a/#"}', "is not a topic"),
         ("homeassistant/light/x/config", b'{"schema": "template", "cmd_t": "a"}', "template"),
-        ("homeassistant/sensor/x/config", b'{"stat_t": "a", "dev_cla": "temperature", "val_tpl": "{{ value | int }}"}', "value template"),
+        (
+            "homeassistant/sensor/x/config",
+            b'{"stat_t": "a", "dev_cla": "temperature", "val_tpl": "{{ value | int }}"}',
+            "value template",
+        ),
         ("homeassistant/light/x/config", b'{"cmd_t": "' + b"a" * 70_000 + b'"}', "over"),
         ("homeassistant/light/x/config", b"\xff\xfe", "not JSON"),
         ("homeassistant/light/x/config", b"[" * 100_000, "over"),
