@@ -14,7 +14,7 @@ from sasha.discovery.found import Findings, Found, Skipped, slug
 UNASSIGNED = {"id": "unassigned", "name": "Unassigned"}
 SENSITIVE = frozenset({"lock", "garage_door", "water_valve", "alarm", "oven"})
 # The order of a device entry's keys in the file.
-_ORDER = (
+ORDER = (
     "id",
     "name",
     "aliases",
@@ -170,4 +170,4 @@ def _ha_topics_tidy(found: Found) -> dict[str, Any]:
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: data[key] for key in _ORDER if key in data}
+    return {key: data[key] for key in ORDER if key in data}

@@ -1,9 +1,10 @@
 """Merge what was discovered into an inventory the user already keeps.
 
 A discovered device is the same as a kept one when both speak the same protocol and share a
-topic (commands or state). The user's id, name, aliases, room, description and `sensitive`
-choice stay; capabilities and topics come from the announcement. Kept devices that were not
-seen stay in the file, listed; nothing is ever deleted.
+topic (commands or state). The user's id, name, aliases, room, description, `sensitive`
+choice and type stay (the type decides what is sensitive by default: an oven announced as a
+climate entity stays an oven); capabilities and topics come from the announcement. Kept
+devices that were not seen stay in the file, listed; nothing is ever deleted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sasha.adapters import adapter_for
-from sasha.discovery.assemble import UNASSIGNED, Entry
+from sasha.discovery.assemble import ORDER, UNASSIGNED, Entry
 from sasha.home import inventory
 from sasha.home.inventory import Device, Inventory
 
@@ -46,14 +47,10 @@ def _device_of(entry: Entry, rooms: list[dict[str, Any]]) -> Device | None:
     return next(iter(home.devices.values()), None)
 
 
-def merge(
-    existing: dict[str, Any], current: Inventory, found: list[Entry], found_rooms: list[dict[str, Any]]
-) -> Merged:
-    """Merge discovered entries into the user's file data (`existing`, already checked as `current`)."""
-    raw_devices = [d for d in existing.get("devices") or [] if isinstance(d, dict)]
-    raw_rooms = [r for r in existing.get("rooms") or [] if isinstance(r, dict)]
-    home_data = existing.get("home")
-    home: dict[str, Any] = home_data if isinstance(home_data, dict) else {}
+def _pair(
+    current: Inventory, found: list[Entry], found_rooms: list[dict[str, Any]]
+) -> tuple[dict[str, Entry], list[Entry]]:
+    """Pair discovered entries with the user's devices by protocol and a shared topic."""
     mine = {d.id: topics(d) for d in current.devices.values()}
     protocol = {d.id: d.protocol.value for d in current.devices.values()}
     matched: dict[str, Entry] = {}
@@ -69,14 +66,31 @@ def merge(
             added.append(entry)
         else:
             matched[owner] = entry
+    return matched, added
+
+
+def merge(
+    existing: dict[str, Any], current: Inventory, found: list[Entry], found_rooms: list[dict[str, Any]]
+) -> Merged:
+    """Merge discovered entries into the user's file data (`existing`, already checked as `current`)."""
+    raw_devices = [d for d in existing.get("devices") or [] if isinstance(d, dict)]
+    raw_rooms = [r for r in existing.get("rooms") or [] if isinstance(r, dict)]
+    home_data = existing.get("home")
+    home: dict[str, Any] = home_data if isinstance(home_data, dict) else {}
+    matched, added = _pair(current, found, found_rooms)
     result = Merged(dict(home), [dict(r) for r in raw_rooms], [])
     room_ids = {r.get("id") for r in raw_rooms}
     for raw in raw_devices:
         ident = raw.get("id")
         match = matched.get(str(ident))
         if match is None:
-            result.entries.append(Entry(dict(raw), ["kept from your file: not announced this time"]))
-            result.unseen.append(str(ident))
+            if raw.get("protocol", "generic") == "generic":
+                result.entries.append(
+                    Entry(dict(raw), ["kept from your file: generic devices do not announce themselves"])
+                )
+            else:
+                result.entries.append(Entry(dict(raw), ["kept from your file: not announced this time"]))
+                result.unseen.append(str(ident))
             continue
         entry = match
         data = dict(entry.data)
@@ -85,9 +99,11 @@ def merge(
                 data[key] = raw[key]
             elif key in ("aliases", "description", "sensitive"):
                 data.pop(key, None)
-        order = list(entry.data) + [k for k in KEPT if k not in entry.data]
-        data = {k: data[k] for k in order if k in data}
-        comments = ["kept your id, name, aliases, room, description and sensitive", *entry.comments]
+        # The user's type, unless it is a sensor and the device turned out to take commands.
+        if raw.get("type") not in (None, "sensor") or data["type"] == "sensor":
+            data["type"] = raw.get("type", data["type"])
+        data = {k: data[k] for k in ORDER if k in data}
+        comments = ["kept your id, name, aliases, room, type, description and sensitive", *entry.comments]
         result.entries.append(Entry(data, comments, entry.found))
         result.updated.append(str(ident))
     taken_ids = {str(d.get("id")) for d in raw_devices}

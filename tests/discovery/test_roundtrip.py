@@ -99,4 +99,8 @@ async def test_discover_merge_writes_back_and_keeps_a_backup(rig: Rig, tmp_path:
     merged = inventory.from_file(target)
     assert set(merged.devices) == set(rig.home.devices)  # every device matched or kept; none added
     assert merged.devices["living_room_ceiling"].room == "living_room"
-    assert "Not announced this time (kept, not deleted)" in out
+    # Announced as a climate entity, the oven stays an oven, and so stays sensitive.
+    oven = merged.devices["kitchen_oven"]
+    assert (oven.type.value, oven.sensitive) == ("oven", True)
+    # Generic devices never announce; only the media player is reported as not seen.
+    assert "Not announced this time (kept, not deleted): living_room_tv\n" in out
