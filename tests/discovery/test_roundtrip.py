@@ -104,3 +104,85 @@ async def test_discover_merge_writes_back_and_keeps_a_backup(rig: Rig, tmp_path:
     assert (oven.type.value, oven.sensitive) == ("oven", True)
     # Generic devices never announce; only the media player is reported as not seen.
     assert "Not announced this time (kept, not deleted): living_room_tv\n" in out
+
+
+_WIRED_HOME = """\
+rooms: [{id: den, name: Den}, {id: yard, name: Yard}]
+devices:
+  - id: den_light
+    name: Den light
+    room: den
+    type: light
+    protocol: homeassistant
+    topic: shellies/den
+    light_schema: default
+    capabilities: {power: {}, brightness: {min: 1, max: 100}, color_temp: {min: 2700, max: 5000}, color: {}}
+    wire:
+      power: {payload_on: "on", payload_off: "off"}
+      brightness: {scale: 100}
+  - id: den_lock
+    name: Den lock
+    room: den
+    type: lock
+    protocol: homeassistant
+    topic: locks/den
+    capabilities: {lock: {}}
+    wire: {lock: {payload_on: CLOSE, payload_off: OPEN, state_on: closed, state_off: open}}
+  - id: den_climate
+    name: Den climate
+    room: den
+    type: thermostat
+    protocol: homeassistant
+    topic: hvac/den
+    capabilities:
+      target_temperature: {min: 16, max: 28, step: 0.5}
+      hvac_mode: {values: ["off", heat, cool]}
+      temperature: {}
+      humidity: {}
+  - id: den_door
+    name: Den door
+    room: den
+    type: sensor
+    protocol: homeassistant
+    topic: doors/den
+    capabilities: {contact: {}, battery: {}}
+  - id: yard_gate
+    name: Yard gate
+    room: yard
+    type: garage_door
+    protocol: homeassistant
+    topic: gates/yard
+    capabilities: {position: {}}
+    wire: {position: {scale: 255}}
+  - id: yard_trv
+    name: Yard radiator
+    room: yard
+    type: thermostat
+    protocol: zigbee2mqtt
+    topic: zigbee2mqtt/yard_trv
+    capabilities: {target_temperature: {min: 5, max: 30, step: 0.5}, temperature: {}}
+    wire: {target_temperature: {key: occupied_heating_setpoint}, temperature: {key: local_temperature}}
+"""
+
+
+def test_wire_settings_survive_announce_and_discover() -> None:
+    """Read back default-schema lights, words, scales, climate modes and zigbee2mqtt keys from the announcements."""
+    from sasha.sim import physics
+
+    home = inventory.from_yaml(_WIRED_HOME)
+    messages, unannounced = announce.announcements(home, physics.initial_state(home))
+    assert unannounced == []
+    found = inventory.from_yaml(build([(m.topic, m.payload) for m in messages]).text)
+    assert len(found) == len(home)
+    for device in home.devices.values():
+        twin = _match(found, device)
+        assert _ranges(twin) == _ranges(device), device.id
+        assert _topics(twin) == _topics(device), device.id
+        # Only Home Assistant's suggested_area names a room; zigbee2mqtt devices wait in `unassigned`.
+        assert twin.room == (device.room if device.protocol is Protocol.HOMEASSISTANT else "unassigned")
+        # The same values travel the same way: the twin's commands are the original's.
+        values = {n: v for n, v in physics.initial_values(device).items() if device.capabilities[n].writable}
+        mine = [(m.topic, m.payload) for m in adapter_for(device).encode_command(device, values)]
+        theirs = [(m.topic, m.payload) for m in adapter_for(twin).encode_command(twin, values)]
+        assert theirs == mine, device.id
+    assert found.devices["yard_gate"].sensitive
