@@ -10,6 +10,8 @@ from typing import Any
 from sasha.adapters.homeassistant import field_name
 from sasha.discovery import homeassistant, tasmota, zigbee2mqtt
 from sasha.discovery.found import Findings, Found, Skipped, slug
+from sasha.errors import InventoryError
+from sasha.home import inventory
 
 UNASSIGNED = {"id": "unassigned", "name": "Unassigned"}
 SENSITIVE = frozenset({"lock", "garage_door", "water_valve", "alarm", "oven"})
@@ -114,9 +116,26 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
         data["capabilities"] = found.capabilities
         if found.wire:
             data["wire"] = found.wire
+        problem = _problem(data)
+        if problem is not None:
+            # Announcements are untrusted: one that makes an entry `sasha check` refuses is skipped, not written.
+            findings.skipped.append(Skipped(found.source, problem))
+            ids.discard(ident)
+            names.discard(name.lower())
+            continue
         comments = [f"from {found.source}"] + [f"left out: {note}" for note in found.notes]
         result.append(Entry(_ordered(data), comments, found))
     return result
+
+
+def _problem(data: dict[str, Any]) -> str | None:
+    """Return why the inventory would refuse this entry, or None."""
+    room = {"id": data["room"], "name": data["room"]}
+    try:
+        inventory.from_dict({"rooms": [room], "devices": [data]})
+    except InventoryError as err:
+        return "; ".join(p.message for p in err.problems)
+    return None
 
 
 def rooms_for(entries_: Iterable[Entry], findings: Findings) -> list[dict[str, str]]:

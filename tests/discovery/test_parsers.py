@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sasha.adapters import adapter_for
 from sasha.discovery import homeassistant
@@ -255,3 +257,83 @@ def test_two_devices_with_the_same_name_get_distinct_ids_and_names() -> None:
     home = inventory.from_yaml(outcome.text)
     assert sorted(home.devices) == ["lamp", "lamp_2"]
     assert sorted(d.name for d in home.devices.values()) == ["Lamp", "Lamp 2"]
+
+
+def test_an_announcement_the_inventory_would_refuse_is_skipped_with_its_reason() -> None:
+    """Skip a climate whose minimum is above its maximum, quoting the inventory's own reason."""
+    config = {"temp_cmd_t": "a/t/set", "min_temp": 30, "max_temp": 10, "dev": {"ids": ["c"], "name": "Odd"}}
+    outcome = build([("homeassistant/climate/c/config", json.dumps(config).encode())])
+    assert outcome.entries == []
+    assert any("target_temperature.min 30 is above target_temperature.max 10" in s.reason for s in outcome.skipped)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 100_000) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(
+    [
+        "~",
+        "cmd_t",
+        "stat_t",
+        "schema",
+        "sup_clrm",
+        "brightness",
+        "bri_scl",
+        "min_mirs",
+        "max_mirs",
+        "bri_cmd_t",
+        "clr_temp_cmd_t",
+        "rgb_cmd_t",
+        "pl_on",
+        "pl_off",
+        "val_tpl",
+        "dev_cla",
+        "unit_of_meas",
+        "temp_cmd_t",
+        "min_temp",
+        "max_temp",
+        "temp_step",
+        "mode_cmd_t",
+        "modes",
+        "set_pos_t",
+        "pos_open",
+        "pos_clsd",
+        "pct_cmd_t",
+        "spd_rng_max",
+        "dev",
+        "options",
+        "name",
+    ]
+)
+
+
+@given(
+    component=st.sampled_from([*sorted(homeassistant.COMPONENTS), "device", "siren"]),
+    config=st.dictionaries(_KEYS, _JSON | st.sampled_from(["a/b", "~/set", "ON", 0, 255, ["rgb"]]), max_size=10),
+    exposes=st.lists(
+        st.dictionaries(
+            st.sampled_from(
+                ["type", "property", "access", "value_min", "value_max", "features", "value_on", "values", "unit"]
+            ),
+            _JSON,
+        ),
+        max_size=4,
+    ),
+    tasmota=st.dictionaries(
+        st.sampled_from(["t", "dn", "rl", "lt_st", "ft", "tp", "fn"]), _JSON | st.just("x"), max_size=6
+    ),
+)
+def test_any_announcement_gives_a_file_that_loads(
+    component: str, config: dict[str, Any], exposes: list[Any], tasmota: dict[str, Any]
+) -> None:
+    """Never crash and never write a file `sasha check` refuses, whatever the broker holds."""
+    z2m = [{"friendly_name": "d", "definition": {"exposes": exposes}}]
+    messages = [
+        (f"homeassistant/{component}/n/o/config", json.dumps(config).encode()),
+        ("zigbee2mqtt/bridge/devices", json.dumps(z2m).encode()),
+        ("tasmota/discovery/AA/config", json.dumps(tasmota).encode()),
+    ]
+    outcome = build(messages)
+    inventory.from_yaml(outcome.text)
