@@ -43,6 +43,7 @@ PURE = (
     "sasha.planning.decision",
     # Discovery parses, assembles, merges and renders without I/O; only `listen` talks to the broker.
     "sasha.discovery.found",
+    "sasha.discovery.abbreviations",
     "sasha.discovery.homeassistant",
     "sasha.discovery.zigbee2mqtt",
     "sasha.discovery.tasmota",
