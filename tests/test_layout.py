@@ -17,6 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sasha.home",),
     ("sasha.adapters",),
     ("sasha.mqtt",),
+    ("sasha.discovery",),
     ("sasha.state", "sasha.executor", "sasha.audit"),
     ("sasha.routines",),
     ("sasha.planning",),
@@ -31,10 +32,26 @@ ONLY: dict[str, tuple[str, ...]] = {
     "sasha.home": ("sasha.errors",),
     "sasha.adapters": ("sasha.home", "sasha.errors", "sasha.jsonlimit"),
     "sasha.mqtt": ("sasha.errors",),
+    "sasha.discovery": ("sasha.home", "sasha.adapters", "sasha.mqtt", "sasha.errors"),
     "sasha.planning.llm": ("sasha.errors", "sasha.home"),
 }
 # Pure packages compute; they never touch the network, the event loop or a database.
-PURE = ("sasha.home", "sasha.adapters", "sasha.routines.shapes", "sasha.planning.decision")
+PURE = (
+    "sasha.home",
+    "sasha.adapters",
+    "sasha.routines.shapes",
+    "sasha.planning.decision",
+    # Discovery parses, assembles, merges and renders without I/O; only `listen` talks to the broker.
+    "sasha.discovery.found",
+    "sasha.discovery.abbreviations",
+    "sasha.discovery.homeassistant",
+    "sasha.discovery.zigbee2mqtt",
+    "sasha.discovery.tasmota",
+    "sasha.discovery.assemble",
+    "sasha.discovery.merge",
+    "sasha.discovery.render",
+    "sasha.discovery.build",
+)
 IO_LIBRARIES = ("asyncio", "aiomqtt", "paho", "openai", "aiohttp", "socket", "sqlite3", "subprocess", "amqtt")
 
 
@@ -120,6 +137,9 @@ def test_every_module_keeps_the_import_rules() -> None:
         ("sasha.planning.llm.client", "from sasha.planning.planner import Planner", "may import only"),
         ("sasha.executor", "if TYPE_CHECKING:\n    from sasha.assistant import Assistant", "above it"),
         ("sasha.state", "def f():\n    from sasha.sim import simulator", "above it"),
+        ("sasha.discovery.homeassistant", "import asyncio", "pure"),
+        ("sasha.discovery.listen", "from sasha.executor import Executor", "above it"),
+        ("sasha.discovery.merge", "from sasha.planning.planner import Planner", "above it"),
     ],
 )
 def test_a_broken_rule_is_found(module: str, source: str, expected: str) -> None:

@@ -169,3 +169,19 @@ def _sensor_values(data: dict[str, Any]) -> dict[str, Value]:
             if key in readings:
                 values[name] = readings[key]
     return values
+
+
+def result_messages(device: Device, values: Mapping[str, Value]) -> list[adapters.Message]:
+    """Return the firmware's answer to a command: `stat/<topic>/RESULT`, and `stat/<topic>/POWER` for power.
+
+    Real Tasmota answers every command at once on these topics (not retained); tele/STATE
+    comes only every TelePeriod.
+    """
+    messages = [
+        adapters.Message(f"stat/{device.topic}/RESULT", message.payload)
+        for message in TasmotaAdapter().encode_state(device, values)
+        if message.topic.endswith("/STATE")
+    ]
+    if "power" in values:
+        messages.append(adapters.Message(f"stat/{device.topic}/POWER", str(values["power"]).upper().encode()))
+    return messages

@@ -24,8 +24,17 @@ _SPECIAL = frozenset({"power", "lock", "brightness", "color_temp", "color"})
 _BRIGHTNESS_TOP = 254
 
 
-def _key(capability: str) -> str:
-    return _KEYS.get(capability, capability)
+def _key(capability: str, device: Device | None = None) -> str:
+    # A device's own property name (from its exposes) beats the usual one.
+    wire = device.wire.get(capability) if device is not None else None
+    if wire is not None and wire.key:
+        return wire.key
+    return "state" if capability in ("power", "lock") else _KEYS.get(capability, capability)
+
+
+def property_name(device: Device, capability: str) -> str:
+    """Return the zigbee2mqtt property a device's capability travels under."""
+    return _key(capability, device)
 
 
 class Zigbee2MqttAdapter:
@@ -41,7 +50,7 @@ class Zigbee2MqttAdapter:
 
     def encode_command(self, device: Device, values: Mapping[str, Value]) -> list[adapters.Message]:
         """Translate values into one zigbee2mqtt set payload."""
-        return [adapters.Message(f"{device.topic}/set", _convert.dump(_to_wire(values)))]
+        return [adapters.Message(f"{device.topic}/set", _convert.dump(_to_wire(values, device)))]
 
     def decode_state(self, device: Device, topic: str, payload: bytes) -> dict[str, Value]:
         """Read a zigbee2mqtt state payload."""
@@ -59,19 +68,19 @@ class Zigbee2MqttAdapter:
 
     def encode_state(self, device: Device, values: Mapping[str, Value]) -> list[adapters.Message]:
         """Report the state as zigbee2mqtt does, retained."""
-        data = _to_wire(values)
+        data = _to_wire(values, device)
         if "lock" in values:
             data["lock_state"] = str(values["lock"])
         return [adapters.Message(device.topic, _convert.dump(data), retain=True)]
 
 
-def _to_wire(values: Mapping[str, Value]) -> dict[str, Any]:
+def _to_wire(values: Mapping[str, Value], device: Device) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, value in values.items():
         if name == "power":
-            data["state"] = str(value).upper()
+            data[_key(name, device)] = str(value).upper()
         elif name == "lock":
-            data["state"] = "LOCK" if value == "locked" else "UNLOCK"
+            data[_key(name, device)] = "LOCK" if value == "locked" else "UNLOCK"
         elif name == "brightness":
             data["brightness"] = _convert.percent_to_scale(float(value), _BRIGHTNESS_TOP)
         elif name == "color_temp":
@@ -79,14 +88,14 @@ def _to_wire(values: Mapping[str, Value]) -> dict[str, Any]:
         elif name == "color":
             data["color"] = {"hex": value}
         else:
-            data[_key(name)] = value
+            data[_key(name, device)] = value
     return data
 
 
 def _from_wire(device: Device, data: dict[str, Any]) -> dict[str, Value]:
     values: dict[str, Value] = {}
     caps = device.capabilities
-    state = data.get("state")
+    state = data.get(_key("lock" if "lock" in caps else "power", device))
     if isinstance(state, str):
         word = state.upper()
         if "lock" in caps and word in ("LOCK", "UNLOCK"):
@@ -102,7 +111,7 @@ def _from_wire(device: Device, data: dict[str, Any]) -> dict[str, Value]:
     for name in caps:
         if name in _SPECIAL:
             continue
-        key = _key(name)
+        key = _key(name, device)
         if name == "illuminance" and key not in data:
             key = "illuminance_lux"  # older zigbee2mqtt releases
         if key in data:

@@ -7,6 +7,7 @@ as `file:line: problem`, never as a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 import zoneinfo
@@ -31,6 +32,7 @@ __all__ = [
     "Inventory",
     "Protocol",
     "Room",
+    "Wire",
     "from_dict",
     "from_file",
     "from_yaml",
@@ -87,6 +89,20 @@ class Capability:
 
 
 @dataclass(frozen=True, slots=True)
+class Wire:
+    """How one capability travels when it differs from its protocol's default (homeassistant, zigbee2mqtt)."""
+
+    command_topic: str | None = None
+    state_topic: str | None = None
+    key: str | None = None  # the JSON key its value sits under on the state topic
+    payload_on: str | None = None  # the command word for on / locked / open
+    payload_off: str | None = None
+    state_on: str | None = None  # the state word for on / locked / open / true
+    state_off: str | None = None
+    scale: float | None = None  # the device's number for 100 %
+
+
+@dataclass(frozen=True, slots=True)
 class Room:
     """A room of the home."""
 
@@ -110,6 +126,8 @@ class Device:
     sensitive: bool = False
     command_topic: str | None = None
     state_topic: str | None = None
+    wire: Mapping[str, Wire] = dataclasses.field(default_factory=dict)
+    light_schema: str = "json"
 
     @property
     def writable(self) -> dict[str, Capability]:
@@ -183,6 +201,17 @@ class _RawCapability(_Model):
     values: list[str] | None = None
 
 
+class _RawWire(_Model):
+    command_topic: str | None = None
+    state_topic: str | None = None
+    key: str | None = None
+    payload_on: str | None = None
+    payload_off: str | None = None
+    state_on: str | None = None
+    state_off: str | None = None
+    scale: float | None = None
+
+
 class _RawDevice(_Model):
     id: str
     name: str
@@ -196,6 +225,8 @@ class _RawDevice(_Model):
     description: str = ""
     sensitive: bool | None = None
     capabilities: dict[str, _RawCapability | None]
+    wire: dict[str, _RawWire] = Field(default_factory=dict)
+    light_schema: str | None = None
 
 
 class _RawRoom(_Model):
@@ -371,6 +402,7 @@ def _build_device(
         bad(("command_topic",), "command_topic and state_topic apply only to protocol homeassistant")
     if not raw.capabilities:
         bad(("capabilities",), "has no capabilities")
+    _check_wire(raw, protocol, device_type, bad)
 
     capabilities: dict[str, Capability] = {}
     for name, spec in raw.capabilities.items():
@@ -400,7 +432,37 @@ def _build_device(
         sensitive=raw.sensitive if raw.sensitive is not None else device_type in SENSITIVE_TYPES,
         command_topic=raw.command_topic,
         state_topic=raw.state_topic,
+        wire={name: Wire(**spec.model_dump()) for name, spec in raw.wire.items()},
+        light_schema=raw.light_schema or "json",
     )
+
+
+# zigbee2mqtt names each value in its JSON; Home Assistant may also give every value its own topics.
+_WIRE_FIELDS = {
+    Protocol.ZIGBEE2MQTT: frozenset({"key"}),
+    Protocol.HOMEASSISTANT: frozenset(_RawWire.model_fields),
+}
+
+
+def _check_wire(raw: _RawDevice, protocol: Protocol, device_type: DeviceType, bad: Any) -> None:
+    if raw.light_schema is not None:
+        if protocol is not Protocol.HOMEASSISTANT or device_type is not DeviceType.LIGHT:
+            bad(("light_schema",), "light_schema applies only to homeassistant lights")
+        elif raw.light_schema not in ("json", "default"):
+            bad(("light_schema",), f"light_schema '{raw.light_schema}' is not json or default")
+    allowed = _WIRE_FIELDS.get(protocol, frozenset())
+    for name, spec in raw.wire.items():
+        if name not in raw.capabilities:
+            bad(("wire", name), f"wire names '{name}', which is not one of its capabilities")
+        used = {key for key, value in spec.model_dump().items() if value is not None}
+        for key in sorted(used - allowed):
+            bad(("wire", name, key), f"wire.{name}.{key} does not apply to protocol {protocol.value}")
+        for key in ("command_topic", "state_topic"):
+            value = getattr(spec, key)
+            if value is not None:
+                _check_topic(value, ("wire", name, key), f"wire.{name}.{key}", bad)
+        if spec.scale is not None and spec.scale <= 0:
+            bad(("wire", name, "scale"), f"wire.{name}.scale must be above 0")
 
 
 def _default_topic(protocol: Protocol, device_id: str, base_topic: str) -> str:

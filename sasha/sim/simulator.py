@@ -16,13 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from sasha import jsonlimit
-from sasha.adapters import adapter_for
+from sasha.adapters import Message, adapter_for
+from sasha.adapters.tasmota import result_messages
 from sasha.errors import DecodeError, OutboxFull
 from sasha.home.capabilities import Value, same_value
 from sasha.home.inventory import Capability, Device, Inventory
+from sasha.home.protocols import Protocol
 from sasha.home.validation import Refused, check_reading, check_value
 from sasha.mqtt.connection import Incoming, MqttConnection
-from sasha.sim import physics
+from sasha.sim import announce, physics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,10 +71,13 @@ class Simulator:
 
     async def attach(self) -> None:
         """Subscribe to command and control topics; publish every state on each connect."""
+        self._connection.on_connect(self._announce)
         self._connection.on_connect(self._publish_all)
         await self._connection.subscribe(self._routes, self._on_command)
         await self._connection.subscribe([f"{CONTROL_ROOT}/set/+"], self._on_control)
+        await self._connection.subscribe([announce.HA_STATUS], self._on_ha_status)
         if self._connection.connected:
+            await self._announce()
             await self._publish_all()
 
     async def run_physics(self, interval: float = 5.0) -> None:
@@ -140,6 +145,9 @@ class Simulator:
             if accepted:
                 self.commands += 1
                 self.state[device.id].update(accepted)
+                if device.protocol is Protocol.TASMOTA:
+                    # The firmware answers a command at once; tele/STATE follows only every TelePeriod.
+                    self._send(device, result_messages(device, self.state[device.id]))
                 self._publish(device)
 
     def _on_control(self, message: Incoming) -> None:
@@ -156,11 +164,33 @@ class Simulator:
             _LOGGER.warning("%s: %s", message.topic, problem)
 
     def _publish(self, device: Device) -> None:
-        for message in adapter_for(device).encode_state(device, self.state[device.id]):
+        self._send(device, adapter_for(device).encode_state(device, self.state[device.id]))
+
+    def _send(self, device: Device, messages: list[Message]) -> None:
+        for message in messages:
             try:
                 self._connection.publish_nowait(message.topic, message.payload, retain=message.retain)
             except OutboxFull:
                 _LOGGER.warning("state of '%s' not published: outbox full", device.id)
+
+    async def _announce(self) -> None:
+        self.announce()
+
+    def announce(self) -> None:
+        """Publish the discovery messages real devices of these protocols would (retained)."""
+        messages, unannounced = announce.announcements(self._inventory, self.state)
+        for reason in unannounced:
+            _LOGGER.debug("not announced: %s", reason)
+        for message in messages:
+            try:
+                self._connection.publish_nowait(message.topic, message.payload, retain=message.retain)
+            except OutboxFull:
+                _LOGGER.warning("discovery message %s not published: outbox full", message.topic)
+
+    def _on_ha_status(self, message: Incoming) -> None:
+        # Home Assistant forgets discovered entities when it restarts and asks again with "online".
+        if message.payload.strip() == b"online":
+            self.announce()
 
     async def _publish_all(self) -> None:
         for device in self._inventory.devices.values():

@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    found = commands.add_parser("discover", help="write devices.yaml from what the broker announces")
+    found.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
+    found.add_argument("--out", type=Path, metavar="FILE", help="write the inventory here (default: print it)")
+    found.add_argument("--merge", type=Path, metavar="FILE", help="merge into this inventory, keeping your edits")
+    found.add_argument("--wait", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
+
     common = _common()
 
     commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
@@ -149,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from sasha.surfaces.oneshot import show_history  # noqa: PLC0415
 
             return show_history(settings, args.limit, _console())
+        if args.command == "discover":
+            from sasha.surfaces.discover import discover  # noqa: PLC0415
+
+            job = discover(settings, out=args.out, merge_into=args.merge, wait=args.wait, console=_console())
+            return _run_until_signal(job)
         home = inventory.from_file(settings.devices)
         if args.command == "check":
             return _check(home, settings.devices)

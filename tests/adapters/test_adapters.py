@@ -256,3 +256,31 @@ def test_state_round_trip(case: tuple[Device, dict[str, Value]]) -> None:
         assert message.topic in adapter.state_topics(device)
         decoded.update(adapter.decode_state(device, message.topic, message.payload))
     assert _matches(values, decoded), (values, decoded)
+
+
+def test_homeassistant_values_under_json_keys_share_one_state_topic() -> None:
+    """Publish and read values that share a state topic under their JSON keys (`{{ value_json.x }}`)."""
+    from sasha.home import inventory as inv
+
+    home = inv.from_yaml(
+        """
+rooms: [{id: den, name: Den}]
+devices:
+  - id: meter
+    name: Meter
+    room: den
+    type: sensor
+    protocol: homeassistant
+    topic: meters/1
+    capabilities: {power_usage: {}, energy: {}}
+    wire:
+      power_usage: {state_topic: meters/1/tele, key: power}
+      energy: {state_topic: meters/1/tele, key: total}
+"""
+    )
+    meter = home.devices["meter"]
+    adapter = adapter_for(meter)
+    assert adapter.state_topics(meter) == ["meters/1/tele"]
+    [message] = adapter.encode_state(meter, {"power_usage": 120.5, "energy": 3})
+    assert (message.topic, json.loads(message.payload)) == ("meters/1/tele", {"power": 120.5, "total": 3})
+    assert adapter.decode_state(meter, "meters/1/tele", message.payload) == {"power_usage": 120.5, "energy": 3}

@@ -273,3 +273,71 @@ def test_bare_on_off_are_words() -> None:
         inventory.from_yaml(_broken("    type: light", "    type: light\n    sensitive: yes"), "home.yaml")
     home = inventory.from_yaml(_broken("    type: light", "    type: light\n    sensitive: true"), "home.yaml")
     assert home.devices["lamp"].sensitive
+
+
+_WIRED = """\
+rooms: [{id: den, name: Den}]
+devices:
+  - id: plug
+    name: Plug
+    room: den
+    type: plug
+    protocol: homeassistant
+    topic: plugs/1
+    capabilities: {power: {}, power_usage: {}}
+    wire:
+      power: {payload_on: "1", payload_off: "0"}
+      power_usage: {state_topic: plugs/1/telemetry, key: power}
+  - id: trv
+    name: Radiator
+    room: den
+    type: thermostat
+    protocol: zigbee2mqtt
+    capabilities: {target_temperature: {}}
+    wire: {target_temperature: {key: occupied_heating_setpoint}}
+  - id: hall
+    name: Hall light
+    room: den
+    type: light
+    protocol: homeassistant
+    light_schema: default
+    capabilities: {power: {}, brightness: {}}
+    wire: {brightness: {command_topic: shellies/hall/brightness/set, scale: 100}}
+"""
+
+
+def test_wire_and_light_schema_load() -> None:
+    """Read per-capability wire settings and the light schema of homeassistant and zigbee2mqtt devices."""
+    home = inventory.from_yaml(_WIRED)
+    plug = home.devices["plug"]
+    assert plug.wire["power"].payload_on == "1"
+    assert plug.wire["power_usage"].key == "power"
+    assert home.devices["trv"].wire["target_temperature"].key == "occupied_heating_setpoint"
+    assert home.devices["hall"].light_schema == "default"
+    assert home.devices["hall"].wire["brightness"].scale == 100
+    assert inventory.from_file(EXAMPLE).devices["kitchen_light"].light_schema == "json"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "power_usage: {state_topic",
+            "energy: {state_topic",
+            "wire names 'energy', which is not one of its capabilities",
+        ),
+        (
+            "{key: occupied_heating_setpoint}",
+            "{scale: 2}",
+            "wire.target_temperature.scale does not apply to protocol zigbee2mqtt",
+        ),
+        ("scale: 100", "scale: 0", "wire.brightness.scale must be above 0"),
+        ("light_schema: default", "light_schema: template", "light_schema 'template' is not json or default"),
+        ("state_topic: plugs/1/telemetry", "state_topic: plugs/+/telemetry", "is not a valid MQTT topic"),
+    ],
+)
+def test_bad_wire_settings_are_reported_with_their_line(old: str, new: str, message: str) -> None:
+    """Refuse wire settings a device's protocol cannot use, naming the line."""
+    with pytest.raises(InventoryError) as err:
+        inventory.from_yaml(_WIRED.replace(old, new))
+    assert any(message in p.message for p in err.value.problems), err.value.problems

@@ -137,3 +137,49 @@ async def test_advance_publishes_sensor_changes(rig: Rig) -> None:
     reading = rig.simulator.values("bedroom_climate")["temperature"]
     assert float(reading) > 21
     assert await rig.mirror.wait_for("bedroom_climate", {"temperature": reading}, timeout=5)
+
+
+async def test_tasmota_devices_answer_on_stat_result_and_power(rig: Rig) -> None:
+    """Answer a command on stat/<topic>/RESULT (and stat/<topic>/POWER) like the firmware, not only tele/STATE."""
+    import asyncio
+
+    from sasha.mqtt.connection import Incoming, MqttSettings
+    from tests.conftest import fast
+
+    got: dict[str, bytes] = {}
+    both = asyncio.Event()
+
+    def keep(message: Incoming) -> None:
+        got[message.topic] = message.payload
+        if {"stat/hallway_light/RESULT", "stat/hallway_light/POWER"} <= got.keys():
+            both.set()
+
+    async with fast(MqttSettings.from_url(rig.broker.url)) as listener:
+        await listener.subscribe(["stat/hallway_light/#"], keep)
+        await listener.wait_connected(5)
+        await rig.link.publish("cmnd/hallway_light/POWER", b"ON", wait=5)
+        async with asyncio.timeout(10):
+            await both.wait()
+    assert got["stat/hallway_light/POWER"] == b"ON"
+    assert json.loads(got["stat/hallway_light/RESULT"])["POWER"] == "ON"
+
+
+async def test_simulator_announces_again_when_home_assistant_comes_online(rig: Rig) -> None:
+    """Publish the discovery configs again on Home Assistant's birth message."""
+    import asyncio
+
+    from sasha.mqtt.connection import Incoming, MqttSettings
+    from tests.conftest import fast
+
+    fresh = asyncio.Event()
+
+    def keep(message: Incoming) -> None:
+        if not message.retain:  # retained copies are the old announcement; a live one is new
+            fresh.set()
+
+    async with fast(MqttSettings.from_url(rig.broker.url)) as listener:
+        await listener.subscribe(["homeassistant/light/sasha_sim/kitchen_light/config"], keep)
+        await listener.wait_connected(5)
+        await rig.link.publish("homeassistant/status", b"online", wait=5)
+        async with asyncio.timeout(10):
+            await fresh.wait()
