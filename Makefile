@@ -44,6 +44,8 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/mqtt_roundtrip.py
 	$(BIN)/python bench/prompt_size.py
 	$(BIN)/python bench/local_latency.py
+	$(BIN)/python bench/parser_bombs.py
+	$(BIN)/python bench/broker_burst.py
 
 clean:
 	rm -rf $(VENV) integrations/homeassistant/.venv-ha .mypy_cache .pytest_cache .ruff_cache .hypothesis

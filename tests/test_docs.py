@@ -110,6 +110,11 @@ def test_every_flag_is_in_the_design(capsys: pytest.CaptureFixture[str]) -> None
     assert sorted(f for f in seen if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", design)) == []
 
 
+# The one setting without a flag, by design: a password on a command line is readable by every
+# local user (`ps`), so it comes only from the environment, the config file or a password file.
+NO_FLAG = {"mqtt_password"}
+
+
 def test_every_setting_has_its_row() -> None:
     """Give every setting a row in the design's table with its config key, variable and flag."""
     keys = [k for k in config.Settings.model_fields if k != "planner"]
@@ -119,9 +124,18 @@ def test_every_setting_has_its_row() -> None:
     for key in keys:
         row = next((r for r in rows if f"| `{key}` |" in r), None)
         variable = config.ENVIRONMENT.get(key, "<no variable in config.ENVIRONMENT>")
-        if row is None or f"`{variable}`" not in row or "`--" not in row:
+        # A setting in NO_FLAG must have no flag in its row, and no flag on the command line.
+        has_flag = row is not None and "`--" in row
+        if row is None or f"`{variable}`" not in row or has_flag != (key not in NO_FLAG):
             missing.append(key)
     assert missing == []
+
+
+def test_the_password_has_no_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """Offer no flag that takes the broker password itself, on any command that connects."""
+    for command in ["run", "sim", "plan", "health"]:
+        assert "--mqtt-password " not in _help(command, capsys=capsys)
+        assert "--mqtt-password-file" in _help(command, capsys=capsys)
 
 
 def test_links_point_at_files_and_headings() -> None:
