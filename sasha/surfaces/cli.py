@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -35,9 +36,21 @@ def _credentials(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-key", metavar="FILE", help="its private key (env SASHA_MQTT_KEY)")
 
 
-def _common() -> argparse.ArgumentParser:
+# A password typed as a flag anyway (there is none) must not come back in the usage error.
+_PASSWORD_VALUE = re.compile(r"(--mqtt-password)([= ])\S+")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors never repeat a password given on the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Exit with the usage error, the value after `--mqtt-password` replaced by ***."""
+        super().error(_PASSWORD_VALUE.sub(r"\1\2***", message))
+
+
+def _common() -> _Parser:
     """Return the settings flags shared by the commands that talk to the home."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False, allow_abbrev=False)
     common.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
     common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
@@ -64,23 +77,27 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sasha", description="A smart-home assistant over MQTT.")
+    # No abbreviated flags: `--mqtt-password SECRET` must not be taken for `--mqtt-password-file` and
+    # echoed back in "cannot read the MQTT password file SECRET".
+    parser = _Parser(prog="sasha", description="A smart-home assistant over MQTT.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"sasha {__version__}")
     parser.add_argument("--config", metavar="FILE", help="YAML config file (env SASHA_CONFIG)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="check devices.yaml and print the home")
+    check = commands.add_parser("check", allow_abbrev=False, help="check devices.yaml and print the home")
     check.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
 
-    sim = commands.add_parser("sim", help="run the simulated devices of the inventory on a broker")
+    sim = commands.add_parser("sim", allow_abbrev=False, help="run the simulated devices of the inventory on a broker")
     sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user@host:1883 (env SASHA_MQTT_URL)")
     _credentials(sim)
     sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
     sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
 
-    plan = commands.add_parser("plan", help="show what the model would do about a request, without doing it")
+    plan = commands.add_parser(
+        "plan", allow_abbrev=False, help="show what the model would do about a request, without doing it"
+    )
     plan.add_argument("text", help='what you want, e.g. "make it cozy"')
     plan.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
     plan.add_argument("--mqtt-url", metavar="URL", help="broker to read the current state from")
@@ -88,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    found = commands.add_parser("discover", help="write devices.yaml from what the broker announces")
+    found = commands.add_parser(
+        "discover", allow_abbrev=False, help="write devices.yaml from what the broker announces"
+    )
     found.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
     found.add_argument("--out", type=Path, metavar="FILE", help="write the inventory here (default: print it)")
     found.add_argument("--merge", type=Path, metavar="FILE", help="merge into this inventory, keeping your edits")
@@ -96,18 +115,22 @@ def _parser() -> argparse.ArgumentParser:
 
     common = _common()
 
-    commands.add_parser("run", parents=[common], help="serve the MQTT API (the daemon)")
+    commands.add_parser("run", allow_abbrev=False, parents=[common], help="serve the MQTT API (the daemon)")
 
-    ask = commands.add_parser("ask", parents=[common], help="one request, one reply")
+    ask = commands.add_parser("ask", allow_abbrev=False, parents=[common], help="one request, one reply")
     ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
     ask.add_argument("--json", action="store_true", help="print the reply object as JSON")
     ask.add_argument("--yes", action="store_true", help="confirm the plan if it asks (sensitive devices too)")
 
-    routines = commands.add_parser("routines", parents=[common], help="list, show, enable, disable or delete routines")
+    routines = commands.add_parser(
+        "routines", allow_abbrev=False, parents=[common], help="list, show, enable, disable or delete routines"
+    )
     routines.add_argument("action", choices=["list", "show", "enable", "disable", "delete"])
     routines.add_argument("routine", nargs="?", help="routine id (see `sasha routines list`)")
 
-    scenario = commands.add_parser("scenario", parents=[common], help="replay scenario files (tests, model evaluation)")
+    scenario = commands.add_parser(
+        "scenario", allow_abbrev=False, parents=[common], help="replay scenario files (tests, model evaluation)"
+    )
     scenario.add_argument("verb", choices=["run"])
     scenario.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders")
     scenario.add_argument(
@@ -116,14 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     scenario.add_argument("--json", type=Path, metavar="FILE", help="write a JSON report")
     scenario.add_argument("-k", metavar="NAME", help="only scenarios whose name or file contains NAME")
 
-    commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
+    commands.add_parser(
+        "health", allow_abbrev=False, parents=[common], help="exit 0 if the daemon says online on <api-topic>/status"
+    )
 
-    history = commands.add_parser("history", parents=[common], help="print the audit log")
+    history = commands.add_parser("history", allow_abbrev=False, parents=[common], help="print the audit log")
     history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
 
-    commands.add_parser("chat", parents=[common], help="talk to the home in the terminal")
+    commands.add_parser("chat", allow_abbrev=False, parents=[common], help="talk to the home in the terminal")
     commands.add_parser(
-        "demo", parents=[common], help="an embedded broker, the simulated home and the chat (no set-up needed)"
+        "demo",
+        allow_abbrev=False,
+        parents=[common],
+        help="an embedded broker, the simulated home and the chat (no set-up needed)",
     )
     return parser
 

@@ -188,3 +188,19 @@ async def test_health_says_not_connected_when_no_broker_answers() -> None:
     assert code == 1
     assert "\nsasha health: not connected to mqtt://127.0.0.1:" in err
     assert err.endswith("Connection refused\n")
+
+
+@pytest.mark.parametrize("command", ["run", "sim", "health"])
+def test_a_password_given_as_a_flag_is_refused_without_echoing_it(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refuse `--mqtt-password SECRET` as an unknown flag, never as an abbreviation of `--mqtt-password-file`."""
+    from sasha.surfaces.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--mqtt-password", "hunter2-secret"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --mqtt-password ***" in err
+    assert "hunter2" not in err
+    assert "password file" not in err
