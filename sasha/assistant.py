@@ -149,6 +149,10 @@ class Assistant:
         self.fast_path = FastPath(home)
         self._clock = clock
 
+    def now(self) -> float:
+        """Return the assistant's clock (wall time unless a test moves it)."""
+        return self._clock()
+
     async def handle(
         self,
         text: str,

@@ -142,6 +142,14 @@ def _is_wildcard(pattern: str) -> bool:
     return "+" in pattern or "#" in pattern
 
 
+def unshared(pattern: str) -> str:
+    """Return the topic filter of a shared subscription (`$share/GROUP/filter` → `filter`)."""
+    if pattern.startswith("$share/"):
+        parts = pattern.split("/", 2)
+        return parts[2] if len(parts) == 3 else pattern
+    return pattern
+
+
 class MqttConnection:
     """A long-lived connection: use `async with`, subscribe handlers, publish commands."""
 
@@ -235,12 +243,14 @@ class MqttConnection:
         """
         new = []
         for pattern in filters:
+            # Messages of a shared subscription arrive with their plain topic.
+            match = unshared(pattern)
             if pattern not in self._filters:
-                self._warn_overlap(pattern)
-            if _is_wildcard(pattern):
-                self._wildcards.append((pattern, handler))
+                self._warn_overlap(match)
+            if _is_wildcard(match):
+                self._wildcards.append((match, handler))
             else:
-                self._exact.setdefault(pattern, []).append(handler)
+                self._exact.setdefault(match, []).append(handler)
             if pattern not in self._filters:
                 self._filters[pattern] = qos
                 new.append(pattern)
@@ -326,6 +336,11 @@ class MqttConnection:
     async def flush(self) -> None:
         """Wait until every message queued so far has been acknowledged by the broker."""
         await asyncio.gather(*(asyncio.shield(item.done) for item in list(self._outbox)), return_exceptions=True)
+
+    @property
+    def max_outbox(self) -> int:
+        """Return how many messages the outbox holds at most."""
+        return self._max_outbox
 
     @property
     def held(self) -> int:
