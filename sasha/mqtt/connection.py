@@ -163,8 +163,12 @@ class MqttConnection:
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
         ack_timeout: float = 10.0,
+        session_expiry: int = _SESSION_EXPIRY,
     ) -> None:
         self.settings = settings
+        # 0 for members of a shared subscription: a stopped member must leave the group at
+        # once rather than have the broker keep handing it requests for an hour.
+        self._session_expiry = session_expiry
         self.client_id = client_id or f"sasha-{uuid.uuid4().hex[:12]}"
         self._status_topic = status_topic
         self._max_outbox = max_outbox
@@ -386,7 +390,7 @@ class MqttConnection:
         session: dict[str, Any]
         if settings.protocol == 5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = _SESSION_EXPIRY
+            properties.SessionExpiryInterval = self._session_expiry
             # Always resume: the broker keeps our subscriptions and queues QoS 1 messages
             # while we are away. mosquitto only writes sessions that were not started
             # clean to its persistence file, so even the first connect must not be clean

@@ -243,6 +243,7 @@ def reply_routes(
     forbidden += [f"{root}/routines/#", f"{discovery_prefix}/#", *extra_forbidden]
     for device in home.devices.values() if home is not None else ():
         adapter = adapter_for(device)
+        forbidden += [device.topic, f"{device.topic}/#"]
         for topic in adapter.state_topics(device):
             forbidden += [topic, f"{topic}/#"]
         for topic in adapter.command_topics(device):

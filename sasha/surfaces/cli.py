@@ -120,7 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     scenario.add_argument("--json", type=Path, metavar="FILE", help="write a JSON report")
     scenario.add_argument("-k", metavar="NAME", help="only scenarios whose name or file contains NAME")
 
-    commands.add_parser("health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status")
+    commands.add_parser(
+        "health", parents=[common], help="exit 0 if the daemon says online on <api-topic>/status; print its counters"
+    )
 
     history = commands.add_parser("history", parents=[common], help="print the audit log")
     history.add_argument("--limit", type=int, default=20, help="how many requests (default 20)")
@@ -154,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "health":
             from sasha.surfaces.oneshot import health  # noqa: PLC0415
 
-            return _run_until_signal(health(settings))
+            return _run_until_signal(health(settings, console=_console()))
         if args.command == "history":
             from sasha.surfaces.oneshot import show_history  # noqa: PLC0415
 

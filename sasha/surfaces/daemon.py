@@ -194,6 +194,8 @@ class Daemon:
                 await self._link.subscribe([options.ha_status_topic], self._on_ha_status)
             if options.routines_owner:
                 await self._link.subscribe([f"{self._root}/routines/owner"], self._on_owner)
+            if options.share:
+                await self._link.subscribe([f"{self._root}/status"], self._on_status)
             if self._link.connected:
                 await self._on_connected()
             await stop.wait()
@@ -223,6 +225,11 @@ class Daemon:
         if message.payload.strip() == b"online":
             _LOGGER.info("Home Assistant is online: announcing the discovery configs again")
             self._announce()
+
+    def _on_status(self, message: Incoming) -> None:
+        # In a share group one instance stopping says "offline" for all: the others still serve.
+        if self._serving and message.payload == b"offline":
+            self._publish(f"{self._root}/status", "online", retain=True)
 
     def _on_owner(self, message: Incoming) -> None:
         owner = message.payload.decode("utf-8", "replace").strip()
@@ -450,7 +457,13 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
         client_id += f"-{api_settings.share}-{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
     run_routines = api_settings.routines
     async with running(
-        home, settings, client_id=client_id, announce=True, run_routines=run_routines, shared_pending=True
+        home,
+        settings,
+        client_id=client_id,
+        announce=True,
+        run_routines=run_routines,
+        shared_pending=True,
+        session_expiry=0 if api_settings.share else None,
     ) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)

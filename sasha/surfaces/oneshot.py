@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -137,23 +138,39 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
     return 0
 
 
-async def health(settings: Settings, timeout: float = 5.0) -> int:
-    """Exit 0 when the daemon's retained status is `online` (for container health checks)."""
+async def health(settings: Settings, timeout: float = 5.0, *, console: Console | None = None) -> int:
+    """Exit 0 when the daemon's retained status is `online` (for container health checks); print its counters."""
     topic = f"{settings.api_topic}/status"
+    stats_topic = f"{settings.api_topic}/stats"
     seen: list[bytes] = []
+    stats: list[bytes] = []
     arrived = asyncio.Event()
+    counted = asyncio.Event()
 
     def on_status(message: Incoming) -> None:
         seen.append(message.payload)
         arrived.set()
 
+    def on_stats(message: Incoming) -> None:
+        stats.append(message.payload)
+        counted.set()
+
     async with MqttConnection(settings.mqtt(), reconnect_max=1.0) as link:
         await link.subscribe([topic], on_status)
+        await link.subscribe([stats_topic], on_stats)
         try:
             async with asyncio.timeout(timeout):
                 await arrived.wait()
         except TimeoutError:
             return 1
+        # Retained messages arrive together; a daemon older than the counters sends none.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await counted.wait()
+    if console is not None:
+        console.print(seen[-1].decode("utf-8", "replace"), markup=False, highlight=False)
+        if stats:
+            console.print(stats[-1].decode("utf-8", "replace"), markup=False, highlight=False)
     return 0 if seen[-1] == b"online" else 1
 
 

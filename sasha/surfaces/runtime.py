@@ -56,6 +56,7 @@ async def running(
     announce: bool = False,
     run_routines: bool = False,
     shared_pending: bool = False,
+    session_expiry: int | None = None,
 ) -> AsyncIterator[Runtime]:
     """Connect and assemble.
 
@@ -75,7 +76,8 @@ async def running(
         per_request=settings.planner.max_calls,
     )
     try:
-        async with MqttConnection(settings.mqtt(), client_id=client_id, status_topic=status) as link:
+        session = {} if session_expiry is None else {"session_expiry": session_expiry}
+        async with MqttConnection(settings.mqtt(), client_id=client_id, status_topic=status, **session) as link:
             mirror = StateMirror(home)
             await mirror.attach(link)
             executor = Executor(home, link, mirror)
