@@ -207,7 +207,7 @@ class Assistant:
         if len(text) > _LOCAL_MAX:
             return False
         word = " ".join(text.lower().strip(" .!?").split())
-        return bool(word in _UNDO or word in _YES or word in _NO or _MANAGE.match(word) or _COMMAND.match(word))
+        return bool(word in _UNDO or word in _YES or word in _NO or _MANAGE.match(word) or _COMMAND.search(word))
 
     async def confirm(
         self,
@@ -482,8 +482,8 @@ class Assistant:
 # Longer texts are never explicit commands; the fast path's matching cost grows with length.
 _LOCAL_MAX = 200
 _COMMAND = re.compile(
-    r"^(please\s+)?(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop|pause|resume|play|mute"
-    r"|unmute|increase|decrease|raise|lower|what|what's|whats|is|are|how)\b"
+    r"\b(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop|pause|resume|play|mute|unmute"
+    r"|increase|decrease|raise|lower|on|off|what|what's|whats|is|are|how)\b"
 )
 
 

@@ -204,12 +204,28 @@ def default_reply_prefixes(root: str) -> tuple[str, ...]:
     return (f"{root}/reply/#", f"{root}/response")
 
 
-@dataclass(frozen=True, slots=True)
 class ReplyRoutes:
     """Which topics a reply may be published to (reply_to and MQTT v5 response topics alike)."""
 
-    allowed: tuple[str, ...]
-    forbidden: tuple[str, ...]
+    def __init__(self, allowed: Iterable[str], forbidden: Iterable[str]) -> None:
+        self.allowed = tuple(allowed)
+        self.forbidden = tuple(forbidden)
+        # Every request is checked, and a home has hundreds of forbidden filters: plain topics
+        # and `prefix/#` filters are looked up level by level instead of matched one by one.
+        self._exact = {f for f in self.forbidden if "+" not in f and "#" not in f}
+        self._under = {f.removesuffix("/#") for f in self.forbidden if f.endswith("/#") and "+" not in f[:-2]}
+        self._under = {u for u in self._under if "#" not in u}
+        self._other = tuple(
+            f for f in self.forbidden if f not in self._exact and f.removesuffix("/#") not in self._under
+        )
+
+    def _forbidden(self, topic: str) -> bool:
+        if topic in self._exact:
+            return True
+        levels = topic.split("/")
+        if any("/".join(levels[:n]) in self._under for n in range(1, len(levels) + 1)):
+            return True
+        return any(topic_matches(f, topic) for f in self._other)
 
     def problem(self, topic: str) -> str | None:
         """Say why a reply may not go to `topic`, or None when it may."""
@@ -219,7 +235,7 @@ class ReplyRoutes:
             return f"the reply topic {topic!r} has a wildcard"
         if topic.startswith("$"):
             return f"the reply topic {topic!r} is a broker topic"
-        if any(topic_matches(f, topic) for f in self.forbidden):
+        if self._forbidden(topic):
             return f"the reply topic {topic!r} belongs to a device or to Sasha"
         if not any(topic_matches(f, topic) for f in self.allowed):
             return f"replies go only under {', '.join(self.allowed)}, not to {topic!r}"

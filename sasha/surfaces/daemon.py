@@ -35,6 +35,7 @@ from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
 from sasha.errors import OutboxFull
 from sasha.home.inventory import Inventory
+from sasha.intents import FastPath
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
 from sasha.surfaces import api
@@ -110,7 +111,7 @@ class _Job:
     conversation: str | None
     request: api.ApiRequest | None = None
     confirm: api.ApiConfirm | None = None
-    tried_local: bool = False
+    skip_local: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +265,13 @@ class Daemon:
             parsed.conversation or f"c-{secrets.token_urlsafe(12)}",
             request=parsed,
         )
-        self._queue(job, self._fast if Assistant.looks_local(parsed.text) else self._model)
+        if Assistant.looks_local(parsed.text):
+            self._queue(job, self._fast)
+        else:
+            # With a model, what does not look like a command skips the fast path's matching: it
+            # costs tens of milliseconds of CPU on the event loop, which a flood would multiply.
+            job.skip_local = self._assistant.planner.has_model
+            self._queue(job, self._model)
 
     def _on_confirm(self, message: Incoming) -> None:
         self._stats.counts["received"] += 1
@@ -346,7 +353,7 @@ class Daemon:
             finally:
                 queue.task_done()
             if reply is None:
-                job.tried_local = True
+                job.skip_local = True
                 self._queue(job, self._model)
             else:
                 self._send(job.route, job.properties, reply.to_json())
@@ -376,7 +383,7 @@ class Daemon:
         }
         if local:
             return await assistant.handle_local(request.text, **common)
-        return await assistant.handle(request.text, skip_local=job.tried_local, **common)
+        return await assistant.handle(request.text, skip_local=job.skip_local, **common)
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -456,6 +463,8 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
         # Instances of a share group must not take over each other's session.
         client_id += f"-{api_settings.share}-{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
     run_routines = api_settings.routines
+    # Load the sentence templates now (seconds on a small machine), not at the first request.
+    await asyncio.to_thread(FastPath(home).match, "turn on the light")
     async with running(
         home,
         settings,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from sasha.policy import ModelBudget, PendingPlans
 from sasha.state import StateMirror
 from sasha.surfaces import api
 from sasha.surfaces.daemon import Daemon, DaemonOptions
-from tests.conftest import Rig, model_settings
+from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, start_sasha
 from tests.surfaces.test_api import FORBIDDEN, HA_DISCOVERY
 
 
@@ -378,3 +380,107 @@ async def test_two_daemons_share_requests_and_confirmations(rig: Rig, home: Inve
 def test_api_module_builds_routes_for_the_share_test(home: Inventory) -> None:
     """Keep the default reply routes the share test relies on."""
     assert api.reply_routes("sasha", home).problem("sasha/reply/s/1") is None
+
+
+# --- `sasha run` as a process ----------------------------------------------------------------
+
+
+async def _stats(rig: Rig, until: Any, timeout: float = 30) -> dict[str, Any]:
+    """Wait for a retained/new counters message on sasha/stats that satisfies `until`."""
+    async with _client(rig) as client:
+        await client.subscribe("sasha/stats", qos=1)
+        async with asyncio.timeout(timeout):
+            async for message in client.messages:
+                if message.payload and until(stats := _json(message)):
+                    return stats
+    raise AssertionError("no counters")
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(30):
+        await process.communicate()
+    return process.returncode if process.returncode is not None else -1
+
+
+async def test_a_retained_request_is_not_acted_on_after_a_restart(rig: Rig, tmp_path: Path) -> None:
+    """Ignore (and count) a retained request at the first start of `sasha run` and after a restart."""
+    url = rig.broker.url
+    before = rig.simulator.values("office_light")["power"]
+    wanted = "off" if before == "on" else "on"
+    async with _client(rig) as client:
+        await client.publish("sasha/request", f"turn {wanted} the office light".encode(), qos=1, retain=True)
+    args = ("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
+    for _ in range(2):
+        async with _client(rig) as client:  # forget the counters of the previous run
+            await client.publish("sasha/stats", b"", qos=1, retain=True)
+        process = await start_sasha(*args)
+        try:
+            stats = await _stats(rig, lambda s: s["retained_ignored"] >= 1)
+            served = await ask(
+                rig, {"text": "turn on the garage light", "reply_to": "sasha/reply/r"}, reply_to="sasha/reply/r"
+            )
+        finally:
+            code = await _stop(process)
+        assert code == 0
+        assert stats["retained_ignored"] == 1
+        assert served["status"] == "done"
+        assert rig.simulator.values("office_light")["power"] == before
+
+
+async def test_a_flood_does_not_knock_the_daemon_over(rig: Rig, scripted: ScriptedModel, tmp_path: Path) -> None:
+    """Stay alive through 5,000 malformed and gibberish requests, answer an explicit command, cap the model."""
+    scripted.add(*[{"kind": "answer", "message": "I do not follow.", "actions": []}] * 100)
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test-secret-0123456789", SASHA_MODEL="s")
+    process = await start_sasha(
+        "run",
+        "--devices",
+        str(EXAMPLE),
+        "--mqtt-url",
+        rig.broker.url,
+        "--state-dir",
+        str(tmp_path),
+        "--max-model-calls",
+        "1",
+        "--model-calls-per-minute",
+        "30",
+        "--model-retries",
+        "0",
+        env=env,
+    )
+    try:
+        await _stats(rig, lambda s: True)
+        rss_start = _rss_kb(process.pid)
+        legit = {"text": "turn on the office light", "id": "legit", "reply_to": "sasha/reply/legit"}
+        async with _client(rig) as listener, _client(rig) as flood:
+            await listener.subscribe("sasha/reply/legit", qos=1)
+            for i in range(5000):
+                if i == 2500:
+                    await flood.publish("sasha/request", json.dumps(legit), qos=1)
+                    sent = time.perf_counter()
+                if i % 2:
+                    body = {"text": 5, "id": i, "reply_to": "sasha/reply/flood"}
+                else:
+                    body = {"text": f"zorp {i} blee frum quax", "id": i, "reply_to": "sasha/reply/flood"}
+                await flood.publish("sasha/request", json.dumps(body), qos=1)
+            reply = _json(await _next(listener, timeout=120))
+            latency = time.perf_counter() - sent
+        print(f"explicit command answered {latency * 1000:.0f} ms after it was sent, in the middle of the flood")  # noqa: T201  (the figure is asked for)
+        stats = await _stats(rig, lambda s: s["queued_model"] == 0 and s["queued_fast"] == 0 and s["received"] > 2500)
+        rss_end = _rss_kb(process.pid)
+        print(f"RSS {rss_start / 1024:.1f} MB -> {rss_end / 1024:.1f} MB; counters {stats}")  # noqa: T201
+        assert process.returncode is None  # alive
+    finally:
+        code = await _stop(process)
+    assert code == 0
+    assert reply["status"] == "done"
+    assert scripted.calls <= 30
+    assert stats["busy"] + stats["model_budget_refused"] > 0
+    assert rss_end - rss_start < 100 * 1024  # bounded: the queues hold at most 200 requests
