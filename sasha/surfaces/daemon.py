@@ -356,7 +356,9 @@ class Daemon:
                 job.skip_local = True
                 self._queue(job, self._model)
             else:
-                self._send(job.route, job.properties, reply.to_json())
+                body = reply.to_json()
+                # A refusal for lack of budget gives way to real answers when the outbox fills.
+                self._send(job.route, job.properties, body, essential=body["status"] != "busy")
 
     async def _answer(self, job: _Job, *, local: bool) -> Reply | None:
         assistant = self._assistant
