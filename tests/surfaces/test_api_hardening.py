@@ -473,7 +473,9 @@ async def test_a_flood_does_not_knock_the_daemon_over(rig: Rig, scripted: Script
             reply = _json(await _next(listener, timeout=120))
             latency = time.perf_counter() - sent
         print(f"explicit command answered {latency * 1000:.0f} ms after it was sent, in the middle of the flood")  # noqa: T201  (the figure is asked for)
-        stats = await _stats(rig, lambda s: s["queued_model"] == 0 and s["queued_fast"] == 0 and s["received"] > 2500)
+        stats = await _stats(
+            rig, lambda s: s["queued_model"] == 0 and s["queued_fast"] == 0 and s["received"] > 1000, timeout=60
+        )
         rss_end = _rss_kb(process.pid)
         print(f"RSS {rss_start / 1024:.1f} MB -> {rss_end / 1024:.1f} MB; counters {stats}")  # noqa: T201
         assert process.returncode is None  # alive
