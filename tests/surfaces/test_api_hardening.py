@@ -12,7 +12,7 @@ import json
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from sasha.assistant import Assistant
 from sasha.audit import AuditLog
 from sasha.executor import Executor
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import MqttConnection, MqttSettings
+from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
+from sasha.mqtt.mosquitto import free_port
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
@@ -99,6 +100,15 @@ async def _next(client: aiomqtt.Client, timeout: float = 10) -> aiomqtt.Message:
         async for message in client.messages:
             return message
     raise AssertionError("no message")
+
+
+async def _until(check: Callable[[], bool], timeout: float = 10) -> None:
+    """Poll `check` until it holds (for state that no message announces)."""
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 def _json(message: aiomqtt.Message) -> dict[str, Any]:
@@ -486,3 +496,41 @@ async def test_a_flood_does_not_knock_the_daemon_over(rig: Rig, scripted: Script
     assert scripted.calls <= 30
     assert stats["busy"] + stats["model_budget_refused"] > 0
     assert rss_end - rss_start < 100 * 1024  # bounded: the queues hold at most 200 requests
+
+
+async def test_a_full_outbox_drops_replies_and_the_daemon_goes_on(
+    rig: Rig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drop (and count) replies that do not fit into the outbox while the broker is away; keep serving."""
+    away = MqttConnection(
+        MqttSettings.from_url(f"mqtt://127.0.0.1:{free_port()}"), max_outbox=10, reconnect_min=0.05, reconnect_max=0.2
+    )
+    async with away, serving(rig, None, tmp_path, link=away) as served:
+        daemon = served.daemon
+        for i in range(40):
+            body = {"text": "turn on the office light", "id": f"o{i}", "reply_to": "sasha/reply/o"}
+            # What the connection does with each message that arrives on sasha/request.
+            daemon._on_request(Incoming("sasha/request", json.dumps(body).encode()))
+            daemon._on_request(Incoming("sasha/request", b'{"text": 1, "reply_to": "sasha/reply/o"}'))
+            await asyncio.sleep(0)
+        await _until(lambda: daemon.counters["answered"] >= 40)
+        counters = daemon.counters
+    assert counters["dropped"] >= 30  # the outbox holds 10 (the discovery configs and stats took some)
+    assert counters["rejected"] == 40
+    assert counters["shed"] > 0
+    assert any("the outbox is full" in r.message for r in caplog.records)
+    assert await rig.mirror.wait_for("office_light", {"power": "on"}, timeout=5)
+
+
+async def test_a_second_instance_running_routines_is_warned_about(
+    rig: Rig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Warn when another instance announces on sasha/routines/owner that it runs the routines too."""
+    settings = MqttSettings.from_url(rig.broker.url)
+    other = MqttConnection(settings, client_id="sasha-other", reconnect_min=0.05)
+    async with serving(rig, None, tmp_path, routines_owner="sasha-first"), other:
+        await other.wait_connected(5)
+        async with serving(rig, None, tmp_path, link=other, routines_owner="sasha-second"):
+            await _until(lambda: any("runs the routines too" in r.message for r in caplog.records))
+    warnings = [r.message for r in caplog.records if "runs the routines too" in r.message]
+    assert any("sasha-first" in w for w in warnings)  # the second saw the first
