@@ -35,7 +35,7 @@ from sasha.policy import ModelBudget, PendingPlans
 from sasha.state import StateMirror
 from sasha.surfaces import api
 from sasha.surfaces.daemon import Daemon, DaemonOptions
-from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, start_sasha
+from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, run_sasha, start_sasha
 from tests.surfaces.test_api import FORBIDDEN, HA_DISCOVERY
 
 
@@ -437,11 +437,14 @@ async def test_a_retained_request_is_not_acted_on_after_a_restart(rig: Rig, tmp_
             served = await ask(
                 rig, {"text": "turn on the garage light", "reply_to": "sasha/reply/r"}, reply_to="sasha/reply/r"
             )
+            health, printed, _ = await run_sasha("health", "--mqtt-url", url, "--devices", str(EXAMPLE))
         finally:
             code = await _stop(process)
         assert code == 0
         assert stats["retained_ignored"] == 1
         assert served["status"] == "done"
+        assert health == 0
+        assert '"retained_ignored": 1' in printed  # `sasha health` shows the counters
         assert rig.simulator.values("office_light")["power"] == before
 
 
