@@ -33,7 +33,6 @@ from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
 from sasha.policy import ModelBudget, PendingPlans
 from sasha.state import StateMirror
-from sasha.surfaces import api
 from sasha.surfaces.daemon import Daemon, DaemonOptions
 from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, run_sasha, start_sasha
 from tests.surfaces.test_api import FORBIDDEN, HA_DISCOVERY
@@ -385,11 +384,6 @@ async def test_two_daemons_share_requests_and_confirmations(rig: Rig, home: Inve
     assert await rig.mirror.wait_for("front_door", {"lock": "unlocked"}, timeout=5)
     pending_one.close()
     pending_two.close()
-
-
-def test_api_module_builds_routes_for_the_share_test(home: Inventory) -> None:
-    """Keep the default reply routes the share test relies on."""
-    assert api.reply_routes("sasha", home).problem("sasha/reply/s/1") is None
 
 
 # --- `sasha run` as a process ----------------------------------------------------------------
