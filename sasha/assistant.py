@@ -8,10 +8,13 @@ wait for a confirmation token. Every request is written to the audit log.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sasha.audit import AuditLog, Entry
@@ -20,11 +23,12 @@ from sasha.home.inventory import Inventory
 from sasha.intents import FastPath, Match, Question
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
-from sasha.policy import ConfirmMode, PendingPlans, needs_confirmation, sensitive_devices
+from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
 from sasha.routines.book import RoutineBook
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 
+_LOGGER = logging.getLogger(__name__)
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
 _YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})
 _NO = frozenset({"no", "n", "cancel", "don't", "dont", "stop", "no thanks", "never mind", "nevermind"})
@@ -51,7 +55,7 @@ class ActionReply:
 class Reply:
     """The reply object of docs/design.md (section 6), plus the cost of the model calls."""
 
-    status: str  # done | needs_confirmation | clarify | answer | infeasible | rejected | error
+    status: str  # done | needs_confirmation | clarify | answer | infeasible | rejected | busy | error
     message: str
     id: str | None = None
     conversation: str | None = None
@@ -60,6 +64,7 @@ class Reply:
     confirm_token: str | None = None
     calls: tuple[CallRecord, ...] = ()
     path: str = "none"
+    at: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as the MQTT API sends it."""
@@ -75,6 +80,8 @@ class Reply:
             ],
             "routine": self.routine,
             "confirm_token": self.confirm_token,
+            # When the reply was made: two answers to the same question still differ.
+            "timestamp": datetime.fromtimestamp(self.at, UTC).isoformat(timespec="milliseconds"),
             "usage": {
                 "model_calls": len(self.calls),
                 "tokens": tokens,
@@ -107,6 +114,11 @@ class _Request:
     request_id: str | None
     source: str
     started: float = field(default_factory=time.perf_counter)
+    token: str | None = None
+    # The reply topic the answer goes to; None for in-process surfaces (chat, `sasha ask`).
+    route: str | None = None
+    # A private conversation (the terminal chat) may confirm with a plain "yes".
+    private: bool = True
 
 
 class Assistant:
@@ -122,6 +134,8 @@ class Assistant:
         audit: AuditLog | None = None,
         routines: RoutineBook | None = None,
         pending_ttl: float = 120.0,
+        pending: PendingPlans | None = None,
+        budget: ModelBudget | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.home = home
@@ -130,9 +144,14 @@ class Assistant:
         self.planner = planner
         self.confirm_mode = confirm
         self.audit = audit
-        self.pending = PendingPlans(pending_ttl)
+        self.pending = pending or PendingPlans(home, ttl=pending_ttl)
+        self.budget = budget
         self.fast_path = FastPath(home)
         self._clock = clock
+
+    def now(self) -> float:
+        """Return the assistant's clock (wall time unless a test moves it)."""
+        return self._clock()
 
     async def handle(
         self,
@@ -142,28 +161,95 @@ class Assistant:
         request_id: str | None = None,
         source: str = "api",
         approve: bool = False,
+        token: str | None = None,
+        route: str | None = None,
+        private: bool = True,
+        skip_local: bool = False,
     ) -> Reply:
-        """Answer one request; `approve` confirms a plan that would otherwise wait."""
-        request = _Request(text.strip(), conversation, request_id, source)
-        word = " ".join(request.text.lower().strip(" .!?").split())
-        waiting = self.pending.latest(conversation, self._clock())
-        if word in _UNDO:
-            reply = await self._undo(request, approve)
-        elif self.routines is not None and (manage := _MANAGE.match(word)):
-            reply = await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
-        elif waiting is not None and (word in _YES or word in _NO):
-            reply = await self._settle(request, waiting.token, approve=word in _YES)
-        else:
-            reply = await self._request(request, approve)
+        """Answer one request; `approve` confirms a plan that would otherwise wait.
+
+        `token`, `route` and `private` bind a "yes" to the question it answers (see
+        `Assistant.confirm`); `skip_local` goes straight to the planner when the local fast path
+        was already tried.
+        """
+        request = _Request(text.strip(), conversation, request_id, source, token=token, route=route, private=private)
+        reply = await self._answer(request, approve, local_only=False, skip_local=skip_local)
+        if reply is None:  # only a local-only answer may be missing
+            reply = self._reply(request, "error", "The request was not answered.")
         await self._audit(request, reply)
         return reply
 
-    async def confirm(self, token: str, approve: bool, *, request_id: str | None = None, source: str = "api") -> Reply:
-        """Run (or drop) a plan that waited for confirmation."""
-        request = _Request(f"confirm {'yes' if approve else 'no'}", "", request_id, source)
-        reply = await self._settle(request, token, approve=approve)
+    async def handle_local(
+        self,
+        text: str,
+        *,
+        conversation: str = "default",
+        request_id: str | None = None,
+        source: str = "api",
+        token: str | None = None,
+        route: str | None = None,
+        private: bool = True,
+    ) -> Reply | None:
+        """Answer a request without the model, or return None when it needs the model."""
+        request = _Request(text.strip(), conversation, request_id, source, token=token, route=route, private=private)
+        reply = await self._answer(request, False, local_only=True, skip_local=False)
+        if reply is not None:
+            await self._audit(request, reply)
+        return reply
+
+    @staticmethod
+    def looks_local(text: str) -> bool:
+        """Guess cheaply whether a request is for the fast path (a command, yes/no, undo, a routine verb).
+
+        The guess decides which queue a request waits in, nothing more: a wrong "yes" costs one
+        fast-path match before the request moves on to the model's queue.
+        """
+        if len(text) > _LOCAL_MAX:
+            return False
+        word = " ".join(text.lower().strip(" .!?").split())
+        return bool(word in _UNDO or word in _YES or word in _NO or _MANAGE.match(word) or _COMMAND.search(word))
+
+    async def confirm(
+        self,
+        token: str,
+        approve: bool,
+        *,
+        request_id: str | None = None,
+        source: str = "api",
+        conversation: str | None = None,
+        route: str | None = None,
+    ) -> Reply:
+        """Run (or drop) a plan that waited for confirmation.
+
+        The plan must be settled from the reply route its question went to (None for the chat
+        and the CLI) and, when `conversation` is given, from the conversation that asked.
+        """
+        request = _Request(f"confirm {'yes' if approve else 'no'}", conversation or "", request_id, source)
+        request.route = route
+        reply = await self._settle(request, token, approve=approve, conversation=conversation)
         await self._audit(request, reply)
         return reply
+
+    async def _answer(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
+        word = " ".join(request.text.lower().strip(" .!?").split())
+        if word in _UNDO:
+            return await self._undo(request, approve)
+        if self.routines is not None and (manage := _MANAGE.match(word)):
+            return await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
+        if word in _YES or word in _NO:
+            if request.token is not None:
+                return await self._settle(
+                    request, request.token, approve=word in _YES, conversation=request.conversation
+                )
+            waiting = await asyncio.to_thread(self.pending.latest, request.conversation, self._clock())
+            if waiting is not None and request.private:
+                return await self._settle(request, waiting.token, approve=word in _YES)
+            if waiting is not None:
+                # Conversation ids travel in clear text: knowing one must not be enough to say yes.
+                why = "a plain yes or no does not settle a plan here; send it with the question's confirm_token"
+                _LOGGER.warning("refused a confirmation in conversation %r: %s", request.conversation, why)
+                return self._reply(request, "rejected", f"Refused: {why}.", path="confirm")
+        return await self._request(request, approve, local_only=local_only, skip_local=skip_local)
 
     async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:
         """Restore what the last plan changed."""
@@ -174,16 +260,31 @@ class Assistant:
 
     # --- the steps ------------------------------------------------------------------------
 
-    async def _request(self, request: _Request, approve: bool) -> Reply:
-        found = self.fast_path.match(request.text)
-        if isinstance(found, Match):
-            if found.problem is not None:
-                return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
-            return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
-        if isinstance(found, Question) and not self.planner.has_model:
-            # With a model, the planner can often tell which one from the conversation.
-            return self._reply(request, "clarify", found.message, path="fast")
-        result = await self.planner.plan(request.text, request.conversation)
+    async def _request(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
+        if not skip_local:
+            found = self.fast_path.match(request.text)
+            if isinstance(found, Match):
+                if found.problem is not None:
+                    return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
+                return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
+            if isinstance(found, Question) and not self.planner.has_model:
+                # With a model, the planner can often tell which one from the conversation.
+                return self._reply(request, "clarify", found.message, path="fast")
+        if local_only and self.planner.has_model:
+            return None
+        if not self.planner.has_model or self.budget is None:
+            result = await self.planner.plan(request.text, request.conversation)
+            return await self._after_plan(request, result, approve)
+        reservation = self.budget.reserve(self._clock())
+        if reservation is None:
+            why = self.budget.why_not(self._clock())
+            return self._reply(request, "busy", f"Not now: {why}. Explicit commands still work.", path="none")
+        used = self.budget.per_request  # if planning fails outright, count the worst case
+        try:
+            result = await self.planner.plan(request.text, request.conversation)
+            used = len(result.calls)
+        finally:
+            self.budget.settle(reservation, used)
         return await self._after_plan(request, result, approve)
 
     async def _after_plan(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
@@ -201,7 +302,7 @@ class Assistant:
                     request, "infeasible", f"I could not set up that routine: {why}", calls=calls, path="model"
                 )
             # A new routine always waits for a yes, whatever the review policy says.
-            pending = self.pending.add(routine.actions, result.message, request.conversation, self._clock(), routine)
+            pending = await self._hold(request, routine.actions, result.message, routine)
             message = f"{result.message} New routine '{routine.name}': {describe(routine)}. Shall I set it up?"
             return self._reply(
                 request,
@@ -228,7 +329,7 @@ class Assistant:
         dropped: tuple[ActionReply, ...] = (),
     ) -> Reply:
         if not approve and needs_confirmation(self.home, actions, self.confirm_mode):
-            pending = self.pending.add(actions, message, request.conversation, self._clock())
+            pending = await self._hold(request, actions, message)
             sensitive = sensitive_devices(self.home, actions)
             names = ", ".join(self.home.devices[d].name for d in sensitive)
             why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
@@ -254,12 +355,21 @@ class Assistant:
         done = f"Done. {message}" if path == "fast" else message
         return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
 
-    async def _settle(self, request: _Request, token: str, *, approve: bool) -> Reply:
-        pending = self.pending.take(token, self._clock())
-        if pending is None:
+    async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:
+        return await asyncio.to_thread(
+            self.pending.add, actions, message, request.conversation, self._clock(), routine, route=request.route
+        )
+
+    async def _settle(self, request: _Request, token: str, *, approve: bool, conversation: str | None = None) -> Reply:
+        found = await asyncio.to_thread(
+            self.pending.take, token, self._clock(), conversation=conversation, route=request.route
+        )
+        if isinstance(found, Refused):
+            _LOGGER.warning("refused a confirmation from %s: %s", request.source, found.reason)
             return self._reply(
-                request, "rejected", "That confirmation is unknown or has expired; ask again.", path="confirm"
+                request, "rejected", f"That confirmation was refused: {found.reason}. Ask again.", path="confirm"
             )
+        pending = found
         request.conversation = request.conversation or pending.conversation
         if not approve:
             return self._reply(
@@ -288,7 +398,7 @@ class Assistant:
         if not approve and needs_confirmation(self.home, steps, ConfirmMode.SENSITIVE):
             # Undoing a lock is unlocking it: sensitive devices wait for a yes here too.
             self.executor.drop_undo()
-            pending = self.pending.add(steps, "Restored the previous state.", request.conversation, self._clock())
+            pending = await self._hold(request, steps, "Restored the previous state.")
             return self._reply(
                 request,
                 "needs_confirmation",
@@ -367,6 +477,14 @@ class Assistant:
                 latency_ms=(time.perf_counter() - request.started) * 1000,
             )
         )
+
+
+# Longer texts are never explicit commands; the fast path's matching cost grows with length.
+_LOCAL_MAX = 200
+_COMMAND = re.compile(
+    r"\b(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop|pause|resume|play|mute|unmute"
+    r"|increase|decrease|raise|lower|on|off|what|what's|whats|is|are|how)\b"
+)
 
 
 __all__ = ["NO_MODEL", "ActionReply", "Assistant", "Reply"]

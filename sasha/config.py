@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sasha.errors import ConfigError
 from sasha.home import yamlsource
@@ -35,6 +35,13 @@ ENVIRONMENT = {
     "planner.max_calls": "SASHA_MODEL_MAX_CALLS",
     "planner.max_devices_in_prompt": "SASHA_MAX_DEVICES_IN_PROMPT",
     "planner.prompts_dir": "SASHA_PROMPTS_DIR",
+    "api.reply_prefixes": "SASHA_API_REPLY_PREFIXES",
+    "api.queue": "SASHA_API_QUEUE",
+    "api.share": "SASHA_API_SHARE",
+    "api.routines": "SASHA_API_ROUTINES",
+    "api.ha_status_topic": "SASHA_HA_STATUS_TOPIC",
+    "budget.per_minute": "SASHA_MODEL_CALLS_PER_MINUTE",
+    "budget.per_day": "SASHA_MODEL_CALLS_PER_DAY",
 }
 
 
@@ -54,6 +61,36 @@ class PlannerSettings(BaseModel):
     max_calls: int = Field(default=4, ge=1, le=10)
     max_devices_in_prompt: int = Field(default=40, ge=1)
     prompts_dir: Path | None = None
+
+
+class ApiSettings(BaseModel):
+    """How `sasha run` serves the MQTT API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Topic filters replies may go to; empty means `<api_topic>/reply/#` and `<api_topic>/response`.
+    reply_prefixes: tuple[str, ...] = ()
+    queue: int = Field(default=100, ge=1, le=100_000)
+    share: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    routines: bool = True
+    ha_status_topic: str = "homeassistant/status"
+
+    @field_validator("reply_prefixes", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        # The environment gives one string: "a/reply/#,b/response".
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+
+class BudgetSettings(BaseModel):
+    """Caps on model calls across all requests (0: no cap)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_minute: int = Field(default=60, ge=0)
+    per_day: int = Field(default=2000, ge=0)
 
 
 class Settings(BaseModel):
@@ -77,6 +114,8 @@ class Settings(BaseModel):
     confirm: Literal["never", "sensitive", "always"] = "sensitive"
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
 
     def mqtt(self) -> MqttSettings:
         """Return the broker settings, with the password read from its file if one is named."""
@@ -177,4 +216,13 @@ def _read_file(path: Path) -> tuple[dict[str, Any], yamlsource.LineMap]:
     return data, lines
 
 
-__all__ = ["ENVIRONMENT", "PlannerSettings", "Settings", "load", "read_secret", "redact_url"]
+__all__ = [
+    "ENVIRONMENT",
+    "ApiSettings",
+    "BudgetSettings",
+    "PlannerSettings",
+    "Settings",
+    "load",
+    "read_secret",
+    "redact_url",
+]

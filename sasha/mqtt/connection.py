@@ -172,6 +172,14 @@ def _is_wildcard(pattern: str) -> bool:
     return "+" in pattern or "#" in pattern
 
 
+def unshared(pattern: str) -> str:
+    """Return the topic filter of a shared subscription (`$share/GROUP/filter` → `filter`)."""
+    if pattern.startswith("$share/"):
+        parts = pattern.split("/", 2)
+        return parts[2] if len(parts) == 3 else pattern
+    return pattern
+
+
 class MqttConnection:
     """A long-lived connection: use `async with`, subscribe handlers, publish commands."""
 
@@ -185,8 +193,12 @@ class MqttConnection:
         reconnect_min: float = 0.5,
         reconnect_max: float = 30.0,
         ack_timeout: float = 10.0,
+        session_expiry: int = _SESSION_EXPIRY,
     ) -> None:
         self.settings = settings
+        # 0 for members of a shared subscription: a stopped member must leave the group at
+        # once rather than have the broker keep handing it requests for an hour.
+        self._session_expiry = session_expiry
         self.client_id = client_id or f"sasha-{uuid.uuid4().hex[:12]}"
         self._status_topic = status_topic
         self._max_outbox = max_outbox
@@ -269,12 +281,14 @@ class MqttConnection:
         """
         new = []
         for pattern in filters:
+            # Messages of a shared subscription arrive with their plain topic.
+            match = unshared(pattern)
             if pattern not in self._filters:
-                self._warn_overlap(pattern)
-            if _is_wildcard(pattern):
-                self._wildcards.append((pattern, handler))
+                self._warn_overlap(match)
+            if _is_wildcard(match):
+                self._wildcards.append((match, handler))
             else:
-                self._exact.setdefault(pattern, []).append(handler)
+                self._exact.setdefault(match, []).append(handler)
             if pattern not in self._filters:
                 self._filters[pattern] = qos
                 new.append(pattern)
@@ -362,6 +376,11 @@ class MqttConnection:
         await asyncio.gather(*(asyncio.shield(item.done) for item in list(self._outbox)), return_exceptions=True)
 
     @property
+    def max_outbox(self) -> int:
+        """Return how many messages the outbox holds at most."""
+        return self._max_outbox
+
+    @property
     def held(self) -> int:
         """Return how many messages wait for the broker."""
         return len(self._outbox)
@@ -405,7 +424,7 @@ class MqttConnection:
         session: dict[str, Any]
         if settings.protocol == 5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = _SESSION_EXPIRY
+            properties.SessionExpiryInterval = self._session_expiry
             # Always resume: the broker keeps our subscriptions and queues QoS 1 messages
             # while we are away. mosquitto only writes sessions that were not started
             # clean to its persistence file, so even the first connect must not be clean

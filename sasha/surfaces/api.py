@@ -2,19 +2,26 @@
 
 Pure functions from payload bytes to checked values. A request is a JSON object or plain UTF-8
 text; anything else is a `Rejection` saying why, which the daemon sends back when it knows
-where to, and otherwise logs.
+where to, and otherwise logs. `ReplyRoutes` decides which topics a reply may go to: only under
+the allowed prefixes, never to a device's, Sasha's own or a discovery topic.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from sasha import jsonlimit
+from sasha.adapters import adapter_for
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import topic_matches
 
 _Body = TypeVar("_Body", bound=BaseModel)
 
@@ -31,6 +38,7 @@ class ApiRequest:
     id: str | None = None
     conversation: str | None = None
     reply_to: str | None = None
+    confirm_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class ApiConfirm:
     approve: bool
     id: str | None = None
     reply_to: str | None = None
+    conversation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +62,12 @@ class Rejection:
 
 
 def _topic(value: str | None) -> str | None:
+    # Only the shape here; which topics a reply may go to is `ReplyRoutes`' decision, whose
+    # refusals go to `<root>/response` rather than nowhere.
     if value is None:
         return None
-    if not value or "+" in value or "#" in value or len(value) > 256:
-        raise ValueError("reply_to must be a plain MQTT topic")
+    if not value or len(value) > 256 or "\x00" in value:
+        raise ValueError("reply_to must be an MQTT topic of 1 to 256 characters")
     return value
 
 
@@ -74,6 +85,7 @@ class _RequestBody(BaseModel):
     id: str | int | None = None
     conversation: str | int | None = None
     reply_to: str | None = None
+    confirm_token: str | None = None
 
     @field_validator("reply_to")
     @classmethod
@@ -88,6 +100,7 @@ class _ConfirmBody(BaseModel):
     approve: bool
     id: str | int | None = None
     reply_to: str | None = None
+    conversation: str | int | None = None
 
     @field_validator("reply_to")
     @classmethod
@@ -143,7 +156,9 @@ def parse_request(payload: bytes) -> ApiRequest | Rejection:
         body = _read_object(text, _RequestBody, "request")
         if isinstance(body, Rejection):
             return body
-        request = ApiRequest(body.text.strip(), _ident(body.id), _ident(body.conversation), body.reply_to)
+        request = ApiRequest(
+            body.text.strip(), _ident(body.id), _ident(body.conversation), body.reply_to, body.confirm_token
+        )
     else:
         request = ApiRequest(text)
     if not request.text:
@@ -163,17 +178,94 @@ def parse_confirm(payload: bytes) -> ApiConfirm | Rejection:
     body = _read_object(text, _ConfirmBody, "confirmation")
     if isinstance(body, Rejection):
         return body
-    return ApiConfirm(body.token, body.approve, _ident(body.id), body.reply_to)
+    return ApiConfirm(body.token, body.approve, _ident(body.id), body.reply_to, _ident(body.conversation))
+
+
+def short_reply(status: str, message: str, ident: str | None, conversation: str | None = None) -> dict[str, Any]:
+    """Return a reply object that carries no actions (rejected, busy, error)."""
+    return {
+        "id": ident,
+        "conversation": conversation,
+        "status": status,
+        "message": message,
+        "actions": [],
+        "routine": None,
+        "confirm_token": None,
+        "timestamp": datetime.fromtimestamp(time.time(), UTC).isoformat(timespec="milliseconds"),
+    }
 
 
 def rejected(rejection: Rejection) -> dict[str, Any]:
     """Return the reply object for a refused message."""
-    return {
-        "id": rejection.id,
-        "conversation": None,
-        "status": "rejected",
-        "message": rejection.reason,
-        "actions": [],
-        "routine": None,
-        "confirm_token": None,
-    }
+    return short_reply("rejected", rejection.reason, rejection.id)
+
+
+def default_reply_prefixes(root: str) -> tuple[str, ...]:
+    """Return where replies may go unless configured: `<root>/reply/#` and `<root>/response`."""
+    return (f"{root}/reply/#", f"{root}/response")
+
+
+class ReplyRoutes:
+    """Which topics a reply may be published to (reply_to and MQTT v5 response topics alike)."""
+
+    def __init__(self, allowed: Iterable[str], forbidden: Iterable[str]) -> None:
+        self.allowed = tuple(allowed)
+        self.forbidden = tuple(forbidden)
+        # Every request is checked, and a home has hundreds of forbidden filters: plain topics
+        # and `prefix/#` filters are looked up level by level instead of matched one by one.
+        self._exact = {f for f in self.forbidden if "+" not in f and "#" not in f}
+        self._under = {f.removesuffix("/#") for f in self.forbidden if f.endswith("/#") and "+" not in f[:-2]}
+        self._under = {u for u in self._under if "#" not in u}
+        self._other = tuple(
+            f for f in self.forbidden if f not in self._exact and f.removesuffix("/#") not in self._under
+        )
+
+    def _forbidden(self, topic: str) -> bool:
+        if topic in self._exact:
+            return True
+        levels = topic.split("/")
+        if any("/".join(levels[:n]) in self._under for n in range(1, len(levels) + 1)):
+            return True
+        return any(topic_matches(f, topic) for f in self._other)
+
+    def problem(self, topic: str) -> str | None:
+        """Say why a reply may not go to `topic`, or None when it may."""
+        if not topic or len(topic) > 256 or "\x00" in topic:
+            return "the reply topic must be 1 to 256 characters"
+        if "+" in topic or "#" in topic:
+            return f"the reply topic {topic!r} has a wildcard"
+        if topic.startswith("$"):
+            return f"the reply topic {topic!r} is a broker topic"
+        if self._forbidden(topic):
+            return f"the reply topic {topic!r} belongs to a device or to Sasha"
+        if not any(topic_matches(f, topic) for f in self.allowed):
+            return f"replies go only under {', '.join(self.allowed)}, not to {topic!r}"
+        return None
+
+
+def reply_routes(
+    root: str,
+    home: Inventory | None = None,
+    *,
+    allowed: Iterable[str] | None = None,
+    discovery_prefix: str = "homeassistant",
+    extra_forbidden: Iterable[str] = (),
+) -> ReplyRoutes:
+    """Build the reply rules: the allowed prefixes, minus every device, API, status and discovery topic.
+
+    The forbidden list still matters when the allowed prefixes are broad (`#`): no setting lets a
+    reply reach a device's command or state topic, Sasha's own topics or discovery configs.
+    """
+    forbidden = [f"{root}/request", f"{root}/confirm", f"{root}/status", f"{root}/stats", f"{root}/routines"]
+    forbidden += [f"{root}/routines/#", f"{discovery_prefix}/#", *extra_forbidden]
+    for device in home.devices.values() if home is not None else ():
+        adapter = adapter_for(device)
+        forbidden += [device.topic, f"{device.topic}/#"]
+        for topic in adapter.state_topics(device):
+            forbidden += [topic, f"{topic}/#"]
+        for topic in adapter.command_topics(device):
+            forbidden += [topic, f"{topic}/#"]
+            if "/" in topic:
+                # A device's command topic's siblings are its other commands (cmnd/<t>/Dimmer).
+                forbidden.append(f"{topic.rsplit('/', 1)[0]}/#")
+    return ReplyRoutes(tuple(allowed or default_reply_prefixes(root)), tuple(dict.fromkeys(forbidden)))

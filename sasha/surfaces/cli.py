@@ -73,6 +73,12 @@ def _common() -> _Parser:
     common.add_argument(
         "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
     )
+    common.add_argument(
+        "--model-calls-per-minute", type=int, metavar="N", dest="budget.per_minute", help="all requests, default 60"
+    )
+    common.add_argument(
+        "--model-calls-per-day", type=int, metavar="N", dest="budget.per_day", help="all requests, default 2000"
+    )
     return common
 
 
@@ -115,7 +121,26 @@ def _parser() -> argparse.ArgumentParser:
 
     common = _common()
 
-    commands.add_parser("run", allow_abbrev=False, parents=[common], help="serve the MQTT API (the daemon)")
+    run = commands.add_parser("run", allow_abbrev=False, parents=[common], help="serve the MQTT API (the daemon)")
+    run.add_argument(
+        "--share", metavar="GROUP", dest="api.share", help="take requests through the MQTT v5 shared subscription GROUP"
+    )
+    run.add_argument(
+        "--no-routines",
+        action="store_false",
+        default=None,
+        dest="api.routines",
+        help="do not run the routines (another instance of the share group does)",
+    )
+    run.add_argument(
+        "--reply-prefix",
+        action="append",
+        metavar="FILTER",
+        dest="api.reply_prefixes",
+        help="topic filter replies may go to (repeatable; default <api-topic>/reply/# and <api-topic>/response)",
+    )
+    run.add_argument("--api-queue", type=int, metavar="N", dest="api.queue", help="waiting requests per queue (100)")
+    run.add_argument("--ha-status-topic", metavar="T", dest="api.ha_status_topic", help="Home Assistant's birth topic")
 
     ask = commands.add_parser("ask", allow_abbrev=False, parents=[common], help="one request, one reply")
     ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
@@ -140,7 +165,10 @@ def _parser() -> argparse.ArgumentParser:
     scenario.add_argument("-k", metavar="NAME", help="only scenarios whose name or file contains NAME")
 
     commands.add_parser(
-        "health", allow_abbrev=False, parents=[common], help="exit 0 if the daemon says online on <api-topic>/status"
+        "health",
+        allow_abbrev=False,
+        parents=[common],
+        help="exit 0 if the daemon says online on <api-topic>/status; print its counters",
     )
 
     history = commands.add_parser("history", allow_abbrev=False, parents=[common], help="print the audit log")
@@ -164,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
-    names += ["planner.max_retries", "planner.max_calls"]
+    names += ["planner.max_retries", "planner.max_calls", "budget.per_minute", "budget.per_day"]
+    names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic"]
     flags = {k: getattr(args, k, None) for k in names}
     try:
         settings = config.load(flags, config_file=args.config)
@@ -178,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "health":
             from sasha.surfaces.oneshot import health  # noqa: PLC0415
 
-            return _run_until_signal(health(settings))
+            return _run_until_signal(health(settings, console=_console()))
         if args.command == "history":
             from sasha.surfaces.oneshot import show_history  # noqa: PLC0415
 

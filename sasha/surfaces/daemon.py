@@ -1,40 +1,69 @@
 """`sasha run`: the headless daemon serving the MQTT API (docs/design.md, section 6).
 
-Requests arrive on `<root>/request`, confirmations on `<root>/confirm`. Each is handled in
-its own task (at most `max_concurrent` at once) and answered on the MQTT v5 Response Topic
-with its Correlation Data, else on `reply_to`, else on `<root>/response`. A malformed message
-gets a `rejected` reply when it says where to send one, and is otherwise logged; the daemon
-goes on. On stop, requests in flight are finished before `offline` is published.
+Requests arrive on `<root>/request`, confirmations on `<root>/confirm` (through a shared
+subscription with `--share`). Each message is read at once and waits in one of two bounded
+queues: commands that look explicit (and confirmations) in the fast queue, whose workers never
+call the model, everything else in the model queue. A full queue answers `busy`; the fast queue
+is served however long the model queue is. Replies go to the MQTT v5 Response Topic (with its
+Correlation Data), else to `reply_to`, else to `<root>/response` — and only under the allowed
+reply prefixes; a refused route gets its rejection on `<root>/response`. No publish failure
+escapes: a full outbox drops the reply with a warning, counted on the retained `<root>/stats`.
+Retained requests and confirmations are never acted on. On stop, queued and running requests
+are finished before `offline` is published.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
+import re
+import secrets
 import signal
+import socket
 import sys
-from typing import Any
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
+from sasha.errors import OutboxFull
 from sasha.home.inventory import Inventory
+from sasha.intents import FastPath
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
 from sasha.surfaces import api
 from sasha.surfaces.runtime import Runtime, running
 
 _LOGGER = logging.getLogger(__name__)
+_SLUG = re.compile(r"[^a-zA-Z0-9_-]+")
+# Rejections and busy replies are shed once the outbox is this full, keeping room for answers.
+_SHED_SHARE = 0.5
+_COUNTERS = ("received", "answered", "rejected", "busy", "dropped", "shed", "retained_ignored", "route_refused")
 
 
-def discovery(root: str, prefix: str = "homeassistant") -> list[tuple[str, dict[str, Any]]]:
+def node_id(root: str) -> str:
+    """Return the Home Assistant discovery node id of an API root (`home/sasha2` → `sasha_home_sasha2`)."""
+    # Home Assistant subscribes to <prefix>/<component>/[<node_id>/]<object_id>/config with
+    # [a-zA-Z0-9_-] ids only; a slash in the node id makes the entity silently never appear.
+    return "sasha_" + _SLUG.sub("_", root).strip("_")
+
+
+def discovery(
+    root: str, prefix: str = "homeassistant", *, home_name: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """Return Home Assistant MQTT discovery configs: a text box for requests, a sensor for replies."""
+    node = node_id(root)
     device = {
-        "identifiers": [f"sasha_{root}"],
-        "name": "Sasha",
+        "identifiers": [node],
+        # Two instances in one Home Assistant must not both be called "Sasha".
+        "name": f"Sasha ({home_name})" if home_name else "Sasha",
         "manufacturer": "Sasha",
         "model": "Smart-home assistant",
     }
@@ -45,7 +74,7 @@ def discovery(root: str, prefix: str = "homeassistant") -> list[tuple[str, dict[
     }
     text = {
         "name": "Request",
-        "unique_id": f"sasha_{root}_request",
+        "unique_id": f"{node}_request",
         "command_topic": f"{root}/request",
         "max": 255,
         "icon": "mdi:robot-happy",
@@ -54,108 +83,373 @@ def discovery(root: str, prefix: str = "homeassistant") -> list[tuple[str, dict[
     }
     sensor = {
         "name": "Reply",
-        "unique_id": f"sasha_{root}_reply",
+        "unique_id": f"{node}_reply",
         "state_topic": f"{root}/response",
         # HA keeps at most 255 characters of state; the whole reply is in the attributes.
         "value_template": "{{ value_json.message[:250] }}",
         "json_attributes_topic": f"{root}/response",
+        # A repeated answer is still a new reply: automations triggered on it must fire.
+        "force_update": True,
         "icon": "mdi:message-reply-text",
         "device": device,
         **availability,
     }
     return [
-        (f"{prefix}/text/sasha_{root}/request/config", text),
-        (f"{prefix}/sensor/sasha_{root}/reply/config", sensor),
+        (f"{prefix}/text/{node}/request/config", text),
+        (f"{prefix}/sensor/{node}/reply/config", sensor),
     ]
+
+
+@dataclass(slots=True)
+class _Job:
+    """A read message waiting for a worker, with where its reply goes."""
+
+    kind: Literal["request", "confirm"]
+    route: str
+    properties: Properties | None
+    ident: str
+    conversation: str | None
+    request: api.ApiRequest | None = None
+    confirm: api.ApiConfirm | None = None
+    skip_local: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    """How the daemon serves: topics, queues, reply routes, sharing."""
+
+    root: str = "sasha"
+    max_concurrent: int = 8
+    fast_workers: int = 2
+    queue: int = 100
+    reply_routes: api.ReplyRoutes | None = None
+    share: str | None = None
+    discovery_prefix: str = "homeassistant"
+    ha_status_topic: str | None = "homeassistant/status"
+    home_name: str | None = None
+    stats_interval: float = 5.0
+    routines_owner: str | None = None  # this instance's id when it runs the routines
+
+
+@dataclass(slots=True)
+class _Stats:
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    last_published: str = ""
 
 
 class Daemon:
     """Serve the MQTT API for one assistant."""
 
     def __init__(
-        self, assistant: Assistant, link: MqttConnection, *, root: str = "sasha", max_concurrent: int = 8
+        self,
+        assistant: Assistant,
+        link: MqttConnection,
+        *,
+        root: str = "sasha",
+        max_concurrent: int = 8,
+        options: DaemonOptions | None = None,
     ) -> None:
         self._assistant = assistant
         self._link = link
-        self._root = root
-        self._slots = asyncio.Semaphore(max_concurrent)
-        self._group: asyncio.TaskGroup | None = None
+        self._options = options or DaemonOptions(root=root, max_concurrent=max_concurrent)
+        self._root = self._options.root
+        self._routes = self._options.reply_routes or api.reply_routes(self._root, assistant.home)
+        self._fast: asyncio.Queue[_Job] = asyncio.Queue(self._options.queue)
+        self._model: asyncio.Queue[_Job] = asyncio.Queue(self._options.queue)
+        self._serving = False
+        self._stats = _Stats()
+        self._owner_seen: str | None = None
         self.handled = 0
 
+    @property
+    def counters(self) -> dict[str, int]:
+        """Return what the daemon has done so far (replies by kind, drops, queue lengths, model budget)."""
+        counts = {name: self._stats.counts[name] for name in _COUNTERS}
+        counts |= {"queued_fast": self._fast.qsize(), "queued_model": self._model.qsize()}
+        budget = self._assistant.budget
+        if budget is not None:
+            counts |= budget.counters(self._assistant.now())
+        return counts
+
+    # --- serving -----------------------------------------------------------------------
+
     async def serve(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set, then finish the requests in flight."""
-        self._link.on_connect(self._announce)
+        """Serve until `stop` is set, then finish the queued requests and those in flight."""
+        options = self._options
+        self._link.on_connect(self._on_connected)
+        share = f"$share/{options.share}/" if options.share else ""
         async with asyncio.TaskGroup() as group:
-            self._group = group
-            await self._link.subscribe([f"{self._root}/request"], self._on_request)
-            await self._link.subscribe([f"{self._root}/confirm"], self._on_confirm)
+            workers = [
+                group.create_task(self._work(self._fast, local=True), name=f"api-fast-{i}")
+                for i in range(options.fast_workers)
+            ]
+            workers += [
+                group.create_task(self._work(self._model, local=False), name=f"api-model-{i}")
+                for i in range(options.max_concurrent)
+            ]
+            workers.append(group.create_task(self._publish_stats_every(options.stats_interval), name="api-stats"))
+            self._serving = True
+            await self._link.subscribe([f"{share}{self._root}/request"], self._on_request)
+            await self._link.subscribe([f"{share}{self._root}/confirm"], self._on_confirm)
+            if options.ha_status_topic:
+                await self._link.subscribe([options.ha_status_topic], self._on_ha_status)
+            if options.routines_owner:
+                await self._link.subscribe([f"{self._root}/routines/owner"], self._on_owner)
+            if options.share:
+                await self._link.subscribe([f"{self._root}/status"], self._on_status)
             if self._link.connected:
-                await self._announce()
+                await self._on_connected()
             await stop.wait()
-            self._group = None  # stop taking new requests; leaving the group awaits the rest
+            self._serving = False  # stop taking new requests, then finish what is queued
+            await self._fast.join()  # the fast queue moves work to the model queue, never back
+            await self._model.join()
+            for worker in workers:
+                worker.cancel()
+        if options.routines_owner and self._owner_seen == options.routines_owner:
+            self._publish(f"{self._root}/routines/owner", "", retain=True)
+        self._publish_stats(force=True)
         _LOGGER.info("stopped after %d requests", self.handled)
 
-    async def _announce(self) -> None:
-        for topic, config in discovery(self._root):
-            self._link.publish_nowait(topic, json.dumps(config), retain=True)
+    async def _on_connected(self) -> None:
+        self._announce()
+        if self._options.routines_owner:
+            self._publish(f"{self._root}/routines/owner", self._options.routines_owner, retain=True)
+        self._publish_stats(force=True)
 
-    def _spawn(self, name: str, job: Any) -> None:
-        group = self._group
-        if group is None:
-            job.close()
-            _LOGGER.warning("stopping: dropped %s", name)
-            return
-        group.create_task(job, name=name)
+    def _announce(self) -> None:
+        options = self._options
+        for topic, config in discovery(self._root, options.discovery_prefix, home_name=options.home_name):
+            self._publish(topic, json.dumps(config), retain=True)
+
+    def _on_ha_status(self, message: Incoming) -> None:
+        # Home Assistant's birth message: it has (re)started and forgotten MQTT entities.
+        if message.payload.strip() == b"online":
+            _LOGGER.info("Home Assistant is online: announcing the discovery configs again")
+            self._announce()
+
+    def _on_status(self, message: Incoming) -> None:
+        # In a share group one instance stopping says "offline" for all: the others still serve.
+        if self._serving and message.payload == b"offline":
+            self._publish(f"{self._root}/status", "online", retain=True)
+
+    def _on_owner(self, message: Incoming) -> None:
+        owner = message.payload.decode("utf-8", "replace").strip()
+        self._owner_seen = owner or None
+        if owner and owner != self._options.routines_owner:
+            _LOGGER.warning(
+                "another instance (%s) runs the routines too: they will fire twice; "
+                "start all instances but one with --no-routines",
+                owner,
+            )
+
+    # --- reading -------------------------------------------------------------------------
 
     def _on_request(self, message: Incoming) -> None:
-        parsed = api.parse_request(message.payload)
-        self._spawn(f"request:{getattr(parsed, 'id', None)}", self._request(message, parsed))
+        self._stats.counts["received"] += 1
+        if not self._take(message, "request"):
+            return
+        parsed = _read(api.parse_request, message.payload)
+        route = self._route(message, parsed.reply_to, getattr(parsed, "id", None))
+        if route is None:
+            return
+        topic, properties = route
+        if isinstance(parsed, api.Rejection):
+            self._reject(message, parsed, topic, properties)
+            return
+        job = _Job(
+            "request",
+            topic,
+            properties,
+            parsed.id or f"r-{uuid.uuid4().hex[:12]}",
+            # A request without a conversation starts its own: two clients never share one.
+            parsed.conversation or f"c-{secrets.token_urlsafe(12)}",
+            request=parsed,
+        )
+        if Assistant.looks_local(parsed.text):
+            self._queue(job, self._fast)
+        else:
+            # With a model, what does not look like a command skips the fast path's matching: it
+            # costs tens of milliseconds of CPU on the event loop, which a flood would multiply.
+            job.skip_local = self._assistant.planner.has_model
+            self._queue(job, self._model)
 
     def _on_confirm(self, message: Incoming) -> None:
-        parsed = api.parse_confirm(message.payload)
-        self._spawn(f"confirm:{getattr(parsed, 'id', None)}", self._confirm(message, parsed))
-
-    async def _request(self, message: Incoming, parsed: api.ApiRequest | api.Rejection) -> None:
-        if isinstance(parsed, api.Rejection):
-            await self._reject(message, parsed)
+        self._stats.counts["received"] += 1
+        if not self._take(message, "confirmation"):
             return
-        async with self._slots:
-            try:
-                reply = await self._assistant.handle(
-                    parsed.text,
-                    conversation=parsed.conversation or parsed.id or "mqtt",
-                    request_id=parsed.id,
-                    source="mqtt",
-                )
-            except Exception:
-                _LOGGER.exception("request %r failed", parsed.id)
-                reply = Reply("error", "Something went wrong inside Sasha; the log says what.", parsed.id)
-        await self._send(message, parsed.reply_to, reply.to_json())
-
-    async def _confirm(self, message: Incoming, parsed: api.ApiConfirm | api.Rejection) -> None:
-        if isinstance(parsed, api.Rejection):
-            await self._reject(message, parsed)
+        parsed = _read(api.parse_confirm, message.payload)
+        route = self._route(message, parsed.reply_to, getattr(parsed, "id", None))
+        if route is None:
             return
-        async with self._slots:
-            reply = await self._assistant.confirm(parsed.token, parsed.approve, request_id=parsed.id, source="mqtt")
-        await self._send(message, parsed.reply_to, reply.to_json())
+        topic, properties = route
+        if isinstance(parsed, api.Rejection):
+            self._reject(message, parsed, topic, properties)
+            return
+        ident = parsed.id or f"r-{uuid.uuid4().hex[:12]}"
+        self._queue(_Job("confirm", topic, properties, ident, parsed.conversation, confirm=parsed), self._fast)
 
-    async def _reject(self, message: Incoming, rejection: api.Rejection) -> None:
+    def _take(self, message: Incoming, what: str) -> bool:
+        if not self._serving:
+            _LOGGER.warning("stopping: dropped a %s on %s", what, message.topic)
+            return False
+        if message.retain:
+            # A retained request would be acted on again at every (re)connect.
+            self._stats.counts["retained_ignored"] += 1
+            _LOGGER.warning(
+                "ignored a retained %s on %s: publish it without retain (and clear it with an empty retained message)",
+                what,
+                message.topic,
+            )
+            return False
+        return True
+
+    def _route(
+        self, message: Incoming, reply_to: str | None, ident: str | None
+    ) -> tuple[str, Properties | None] | None:
+        """Return where the reply goes, or refuse the route (on `<root>/response`) and return None."""
+        topic = message.response_topic or reply_to or f"{self._root}/response"
+        problem = self._routes.problem(topic)
+        if problem is None:
+            properties = None
+            if message.response_topic and message.correlation_data is not None:
+                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+                properties.CorrelationData = message.correlation_data
+            return topic, properties
+        self._stats.counts["route_refused"] += 1
+        _LOGGER.warning("refused to reply on %r for %s: %s", topic, message.topic, problem)
+        body = api.short_reply("rejected", f"Refused: {problem}.", ident)
+        self._send(f"{self._root}/response", None, body, essential=False)
+        return None
+
+    def _reject(self, message: Incoming, rejection: api.Rejection, topic: str, properties: Properties | None) -> None:
         if message.response_topic is None and rejection.reply_to is None:
             _LOGGER.warning("dropped a message on %s: %s", message.topic, rejection.reason)
             return
-        await self._send(message, rejection.reply_to, api.rejected(rejection))
+        self._send(topic, properties, api.rejected(rejection), essential=False)
 
-    async def _send(self, message: Incoming, reply_to: str | None, body: dict[str, Any]) -> None:
+    def _queue(self, job: _Job, queue: asyncio.Queue[_Job]) -> None:
+        try:
+            queue.put_nowait(job)
+        except asyncio.QueueFull:
+            lane = "explicit commands" if queue is self._fast else "requests for the model"
+            message = f"Sasha is busy: {queue.maxsize} {lane} are waiting. Try again shortly."
+            self._send(
+                job.route,
+                job.properties,
+                api.short_reply("busy", message, job.ident, job.conversation),
+                essential=False,
+            )
+
+    # --- answering -------------------------------------------------------------------------
+
+    async def _work(self, queue: asyncio.Queue[_Job], *, local: bool) -> None:
+        while True:
+            job = await queue.get()
+            try:
+                reply = await self._answer(job, local=local)
+            except Exception:
+                _LOGGER.exception("request %r failed", job.ident)
+                reply = Reply("error", "Something went wrong inside Sasha; the log says what.", job.ident)
+            finally:
+                queue.task_done()
+            if reply is None:
+                job.skip_local = True
+                self._queue(job, self._model)
+            else:
+                body = reply.to_json()
+                # A refusal for lack of budget gives way to real answers when the outbox fills.
+                self._send(job.route, job.properties, body, essential=body["status"] != "busy")
+
+    async def _answer(self, job: _Job, *, local: bool) -> Reply | None:
+        assistant = self._assistant
+        if job.confirm is not None:
+            confirm = job.confirm
+            return await assistant.confirm(
+                confirm.token,
+                confirm.approve,
+                request_id=job.ident,
+                source="mqtt",
+                conversation=confirm.conversation,
+                route=job.route,
+            )
+        request = job.request
+        if request is None:
+            return None
+        common: dict[str, Any] = {
+            "conversation": job.conversation or "",
+            "request_id": job.ident,
+            "source": "mqtt",
+            "token": request.confirm_token,
+            "route": job.route,
+            "private": False,
+        }
+        if local:
+            return await assistant.handle_local(request.text, **common)
+        return await assistant.handle(request.text, skip_local=job.skip_local, **common)
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def _send(self, topic: str, properties: Properties | None, body: dict[str, Any], *, essential: bool = True) -> None:
+        """Publish a reply; never raise. Refusals give way first when the outbox fills up."""
+        status = str(body.get("status"))
         self.handled += 1
-        properties = None
-        topic = reply_to or f"{self._root}/response"
-        if message.response_topic:
-            topic = message.response_topic
-            if message.correlation_data is not None:
-                properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-                properties.CorrelationData = message.correlation_data
-        self._link.publish_nowait(topic, json.dumps(body), properties=properties)
+        counts = self._stats.counts
+        counts["answered" if status not in ("rejected", "busy") else status] += 1
+        if not essential and self._link.held >= self._link.max_outbox * _SHED_SHARE:
+            counts["shed"] += 1
+            if counts["shed"] % 100 == 1:
+                _LOGGER.warning("the outbox is filling up: %d refusals not sent so far", counts["shed"])
+            return
+        self._publish(topic, json.dumps(body), properties=properties)
+
+    def _publish(self, topic: str, payload: str, *, retain: bool = False, properties: Properties | None = None) -> None:
+        try:
+            done = self._link.publish_nowait(topic, payload, retain=retain, properties=properties)
+        except OutboxFull:
+            self._stats.counts["dropped"] += 1
+            if self._stats.counts["dropped"] % 100 == 1:
+                _LOGGER.warning(
+                    "the outbox is full: dropped a message to %s (%d dropped so far)",
+                    topic,
+                    self._stats.counts["dropped"],
+                )
+            return
+        except Exception:
+            self._stats.counts["dropped"] += 1
+            _LOGGER.exception("could not queue a message to %s", topic)
+            return
+        done.add_done_callback(_retrieved)
+
+    def _publish_stats(self, *, force: bool = False) -> None:
+        text = json.dumps(self.counters, sort_keys=True)
+        if force or text != self._stats.last_published:
+            self._stats.last_published = text
+            self._publish(f"{self._root}/stats", text, retain=True)
+
+    async def _publish_stats_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self._link.connected:
+                self._publish_stats()
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """Consume a publish's outcome, so a refused message is a log line, not an unretrieved error."""
+    if done.cancelled():
+        return
+    err = done.exception()
+    if err is not None:
+        _LOGGER.warning("a reply could not be published: %s", err)
+
+
+def _read(
+    parse: Callable[[bytes], api.ApiRequest | api.ApiConfirm | api.Rejection], payload: bytes
+) -> Any:  # the parser's own result type
+    """Run a parser; any failure inside it is a rejection, never an exception in the receive loop."""
+    try:
+        return parse(payload)
+    except Exception as err:  # noqa: BLE001  (any parser failure, e.g. RecursionError, is a refusal)
+        return api.Rejection(f"the message could not be read ({type(err).__name__})")
 
 
 async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event | None = None) -> int:
@@ -165,18 +459,43 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
     if sys.platform != "win32":
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+    api_settings = settings.api
     client_id = f"sasha-daemon-{settings.api_topic}"
-    async with running(home, settings, client_id=client_id, announce=True, run_routines=True) as rt:
+    if api_settings.share:
+        # Instances of a share group must not take over each other's session.
+        client_id += f"-{api_settings.share}-{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+    run_routines = api_settings.routines
+    # Load the sentence templates now (seconds on a small machine), not at the first request.
+    await asyncio.to_thread(FastPath(home).match, "turn on the light")
+    async with running(
+        home,
+        settings,
+        client_id=client_id,
+        announce=True,
+        run_routines=run_routines,
+        shared_pending=True,
+        session_expiry=0 if api_settings.share else None,
+    ) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
-        serving = f"serving {settings.api_topic}/request on {rt.link.settings.url} with {len(home)} devices"
+        options = DaemonOptions(
+            root=settings.api_topic,
+            queue=api_settings.queue,
+            reply_routes=api.reply_routes(settings.api_topic, home, allowed=api_settings.reply_prefixes or None),
+            share=api_settings.share,
+            ha_status_topic=api_settings.ha_status_topic or None,
+            home_name=home.home.name,
+            routines_owner=client_id if run_routines else None,
+        )
+        group_note = f" (share group {api_settings.share})" if api_settings.share else ""
+        serving = f"serving {settings.api_topic}/request on {rt.link.settings.url} with {len(home)} devices{group_note}"
         async with asyncio.TaskGroup() as group:
-            background = [
+            background: list[asyncio.Task[None] | None] = [
                 group.create_task(_once_connected(rt.link, serving), name="serving-notice"),
                 group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
                 group.create_task(_watch(rt), name="routines-file"),
             ]
-            await Daemon(rt.assistant, rt.link, root=settings.api_topic).serve(stop)
+            await Daemon(rt.assistant, rt.link, options=options).serve(stop)
             for task in background:
                 if task is not None:
                     task.cancel()
@@ -195,3 +514,6 @@ async def _watch(rt: Runtime, interval: float = 2.0) -> None:
         await asyncio.sleep(interval)
         if await rt.routines.reload_if_changed():
             _LOGGER.warning("reloaded %s: %d routines", rt.routines.store.path, len(rt.routines.routines))
+
+
+__all__ = ["Daemon", "DaemonOptions", "discovery", "node_id", "run_daemon"]

@@ -139,21 +139,29 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
     return 0
 
 
-async def health(settings: Settings, timeout: float = 5.0) -> int:
-    """Exit 0 when the daemon's retained status is `online` (for container health checks); say why not."""
+async def health(settings: Settings, timeout: float = 5.0, *, console: Console | None = None) -> int:
+    """Exit 0 when the daemon's retained status is `online` (for health checks); say why not; print counters."""
     topic = f"{settings.api_topic}/status"
+    stats_topic = f"{settings.api_topic}/stats"
     seen: list[bytes] = []
+    stats: list[bytes] = []
     arrived = asyncio.Event()
+    counted = asyncio.Event()
 
     def on_status(message: Incoming) -> None:
         seen.append(message.payload)
         arrived.set()
+
+    def on_stats(message: Incoming) -> None:
+        stats.append(message.payload)
+        counted.set()
 
     # Its own connection with the daemon's settings: a daemon the broker refuses cannot say so
     # itself, but the same credentials here show it.
     mqtt = settings.mqtt()
     async with MqttConnection(mqtt, reconnect_max=1.0) as link:
         await link.subscribe([topic], on_status)
+        await link.subscribe([stats_topic], on_stats)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 # A refused login will not get better by waiting: stop at the first refusal.
@@ -168,6 +176,14 @@ async def health(settings: Settings, timeout: float = 5.0) -> int:
                 reason = f"no status on {topic}: the daemon has not run on this broker"
             sys.stderr.write(f"sasha health: {reason}\n")
             return 1
+        # Retained messages arrive together; a daemon older than the counters sends none.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await counted.wait()
+    if console is not None:
+        console.print(seen[-1].decode("utf-8", "replace"), markup=False, highlight=False)
+        if stats:
+            console.print(stats[-1].decode("utf-8", "replace"), markup=False, highlight=False)
     if seen[-1] != b"online":
         sys.stderr.write(f"sasha health: the daemon is {seen[-1].decode(errors='replace')[:40]} ({topic})\n")
         return 1

@@ -15,7 +15,7 @@ from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.planner import Planner
 from sasha.planning.prompts import Prompts
-from sasha.policy import ConfirmMode
+from sasha.policy import ConfirmMode, ModelBudget, PendingPlans
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import RoutineEngine, home_zone
 from sasha.routines.store import RoutineStore
@@ -55,18 +55,29 @@ async def running(
     client_id: str | None = None,
     announce: bool = False,
     run_routines: bool = False,
+    shared_pending: bool = False,
+    session_expiry: int | None = None,
 ) -> AsyncIterator[Runtime]:
     """Connect and assemble.
 
     `announce` publishes online/offline on `<api_topic>/status` and the routines on
-    `<api_topic>/routines`; `run_routines` builds the engine (only one process should run it).
+    `<api_topic>/routines`; `run_routines` builds the engine (only one process should run it);
+    `shared_pending` keeps plans waiting for a yes in `<state_dir>/pending.db`, where every
+    daemon sharing the state directory finds them.
     """
     status = f"{settings.api_topic}/status" if announce else None
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None
     audit = AuditLog(settings.state_dir / "audit.db")
+    pending = PendingPlans(home, path=settings.state_dir / "pending.db" if shared_pending else None)
+    budget = ModelBudget(
+        per_minute=settings.budget.per_minute,
+        per_day=settings.budget.per_day,
+        per_request=settings.planner.max_calls,
+    )
     try:
-        async with MqttConnection(settings.mqtt(), client_id=client_id, status_topic=status) as link:
+        session = {} if session_expiry is None else {"session_expiry": session_expiry}
+        async with MqttConnection(settings.mqtt(), client_id=client_id, status_topic=status, **session) as link:
             mirror = StateMirror(home)
             await mirror.attach(link)
             executor = Executor(home, link, mirror)
@@ -83,10 +94,18 @@ async def running(
             book = RoutineBook(store, engine, publish if announce else None)
             book.load()
             assistant = Assistant(
-                home, executor, planner, confirm=ConfirmMode(settings.confirm), audit=audit, routines=book
+                home,
+                executor,
+                planner,
+                confirm=ConfirmMode(settings.confirm),
+                audit=audit,
+                routines=book,
+                pending=pending,
+                budget=budget,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
         if client is not None:
             await client.close()
         audit.close()
+        pending.close()

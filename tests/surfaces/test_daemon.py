@@ -111,8 +111,8 @@ async def test_mqtt5_response_topic_and_correlation_data(served: Served) -> None
     reply, message = await request(
         served.rig.broker.url,
         "turn on the garage light",
-        listen="client/42/inbox",
-        response_topic="client/42/inbox",
+        listen="sasha/reply/42",
+        response_topic="sasha/reply/42",
         correlation=b"\x00corr-42",
     )
     assert reply["status"] == "done"
@@ -122,10 +122,10 @@ async def test_mqtt5_response_topic_and_correlation_data(served: Served) -> None
 
 async def test_reply_to(served: Served) -> None:
     """Reply on `reply_to` when the request names one."""
-    body = {"text": "turn on the garden lights", "reply_to": "my/app/replies"}
-    reply, message = await request(served.rig.broker.url, json.dumps(body), listen="my/app/replies")
+    body = {"text": "turn on the garden lights", "reply_to": "sasha/reply/app"}
+    reply, message = await request(served.rig.broker.url, json.dumps(body), listen="sasha/reply/app")
     assert reply["status"] == "done"
-    assert message.topic.value == "my/app/replies"
+    assert message.topic.value == "sasha/reply/app"
 
 
 async def test_sensitive_action_runs_only_after_confirm(served: Served) -> None:
@@ -173,8 +173,8 @@ async def test_ten_concurrent_clients_get_their_own_replies(served: Served) -> N
         reply, message = await request(
             url,
             f"turn on the {name}",
-            listen=f"clients/{i}",
-            response_topic=f"clients/{i}",
+            listen=f"sasha/reply/c{i}",
+            response_topic=f"sasha/reply/c{i}",
             correlation=f"c{i}".encode(),
         )
         assert message.properties is not None
@@ -203,7 +203,7 @@ async def test_malformed_requests_are_rejected_and_the_daemon_goes_on(
     served: Served, payload: bytes | str, fragment: str
 ) -> None:
     """Send `rejected` to the response topic of a malformed request, then serve the next one."""
-    reply, _ = await request(served.rig.broker.url, payload, listen="bad/inbox", response_topic="bad/inbox")
+    reply, _ = await request(served.rig.broker.url, payload, listen="sasha/reply/bad", response_topic="sasha/reply/bad")
     assert reply["status"] == "rejected"
     assert fragment in reply["message"]
     ok, _ = await request(served.rig.broker.url, "turn on the office light")
