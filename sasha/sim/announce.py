@@ -129,6 +129,9 @@ def _ha_light(device: Device) -> dict[str, Any]:
         modes = [m for m, c in (("color_temp", "color_temp"), ("rgb", "color")) if c in caps]
         cfg["schema"] = "json"
         cfg["sup_clrm"] = modes or (["brightness"] if "brightness" in caps else ["onoff"])
+        # Home Assistant 2024.x refuses `supported_color_modes` without `color_mode: true` (one
+        # inclusion group); later releases drop the key as an unknown extra.
+        cfg["color_mode"] = True
         cfg["brightness"] = "brightness" in caps
     scale = device.wire.get("brightness")
     if scale is not None and scale.scale is not None:

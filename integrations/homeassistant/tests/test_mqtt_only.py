@@ -42,9 +42,9 @@ async def test_discovered_entities_and_the_documented_script(
     reply = _entity_id(hass, "sensor", "sasha_sasha_reply")
     assert request is not None
     assert reply is not None
-    # The ids the docs name; a second Sasha on another root would get `_2`.
-    assert request.startswith("text.sasha_request")
-    assert reply.startswith("sensor.sasha_reply")
+    # The ids the docs name: the device is named after the home.
+    assert request == "text.sasha_demo_home_request"
+    assert reply == "sensor.sasha_demo_home_reply"
     await wait_until(
         lambda: (state := hass.states.get(request)) is not None and state.state != STATE_UNAVAILABLE,
         f"{request} to be available",

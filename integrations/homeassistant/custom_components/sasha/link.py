@@ -1,8 +1,9 @@
 """Sasha's MQTT API seen from Home Assistant: requests out, replies and status in.
 
 Everything goes through Home Assistant's own MQTT integration, so the broker, its credentials
-and TLS are configured once, there. Each request names a reply topic of its own under
-`<root>/reply/<instance>/`, and one wildcard subscription made at setup catches every reply:
+and TLS are configured once, there. Each conversation has a reply topic of its own under
+`<root>/reply/<instance>/` (replies are matched to requests by id), and one wildcard
+subscription made at setup catches every reply:
 subscribing per request would race Sasha's local path, which can answer in about 10 ms, well
 inside the MQTT integration's subscribe debounce.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import uuid
@@ -28,6 +30,11 @@ _PROBE_INTERVAL = 0.5
 # How long a request waits for that proof before it goes anyway: a broker whose ACL refuses
 # our probe may still deliver Sasha's replies.
 _READY_WAIT = 3.0
+
+
+def _route(conversation: str) -> str:
+    """Return a topic level for a conversation: any id Home Assistant hands us, never a `/`, `+` or `#`."""
+    return hashlib.sha256(conversation.encode()).hexdigest()[:32]
 
 
 class SashaUnavailableError(Exception):
@@ -85,7 +92,9 @@ class SashaLink:
             "text": text,
             "id": request_id,
             "conversation": conversation,
-            "reply_to": f"{self._reply_base}/{request_id}",
+            # One reply topic per conversation, not per request: Sasha accepts a "yes" only on
+            # the reply route its question went to, so a follow-up must come back on it.
+            "reply_to": f"{self._reply_base}/{_route(conversation)}",
         }
         if confirm_token is not None:
             body["confirm_token"] = confirm_token
