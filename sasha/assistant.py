@@ -14,16 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sasha.answers import Answer, Answers
 from sasha.audit import AuditLog, Entry
 from sasha.executor import Action, Executor, Outcome, Result
 from sasha.home.inventory import Inventory
-from sasha.intents import FastPath, Match, Question
+from sasha.intents import FastPath, Match, NotUnderstood, Question
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, PendingPlans, needs_confirmation, sensitive_devices
 from sasha.routines.book import RoutineBook
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
+from sasha.state import StateMirror
 
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
 _YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})
@@ -123,6 +125,7 @@ class Assistant:
         routines: RoutineBook | None = None,
         pending_ttl: float = 120.0,
         clock: Callable[[], float] = time.time,
+        mirror: StateMirror | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -131,7 +134,9 @@ class Assistant:
         self.confirm_mode = confirm
         self.audit = audit
         self.pending = PendingPlans(pending_ttl)
-        self.fast_path = FastPath(home)
+        # With the state mirror, questions are answered locally and "volume up" knows the volume.
+        answers = Answers(home, mirror.get) if mirror is not None else None
+        self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
         self._clock = clock
 
     async def handle(
@@ -176,6 +181,14 @@ class Assistant:
 
     async def _request(self, request: _Request, approve: bool) -> Reply:
         found = self.fast_path.match(request.text)
+        if isinstance(found, Answer):
+            return self._reply(request, "answer", found.message, path="fast")
+        if isinstance(found, NotUnderstood) and not self.planner.has_model:
+            # Several commands, one not understood: nothing is done rather than a part of it.
+            done = "; ".join(f"“{p}”" for p in found.understood)
+            known = f"I understood {done} but not" if done else "I did not understand"
+            message = f"{known} “{found.part}”, so I did nothing. Please say that part another way."
+            return self._reply(request, "clarify", message, path="fast")
         if isinstance(found, Match):
             if found.problem is not None:
                 return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
@@ -229,7 +242,7 @@ class Assistant:
     ) -> Reply:
         if not approve and needs_confirmation(self.home, actions, self.confirm_mode):
             pending = self.pending.add(actions, message, request.conversation, self._clock())
-            sensitive = sensitive_devices(self.home, actions)
+            sensitive = sensitive_devices(self.home, actions, self.confirm_mode)
             names = ", ".join(self.home.devices[d].name for d in sensitive)
             why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
             return self._reply(
@@ -285,7 +298,8 @@ class Assistant:
         if not self.executor.can_undo:
             return self._reply(request, "infeasible", "There is nothing to undo.", path="undo")
         steps = self.executor.peek_undo()
-        if not approve and needs_confirmation(self.home, steps, ConfirmMode.SENSITIVE):
+        mode = ConfirmMode.BOTH if self.confirm_mode is ConfirmMode.BOTH else ConfirmMode.SENSITIVE
+        if not approve and needs_confirmation(self.home, steps, mode):
             # Undoing a lock is unlocking it: sensitive devices wait for a yes here too.
             self.executor.drop_undo()
             pending = self.pending.add(steps, "Restored the previous state.", request.conversation, self._clock())

@@ -62,7 +62,7 @@ class Settings(BaseModel):
     mqtt_ca_file: str | None = None
     state_dir: Path = Field(default_factory=_default_state_dir)
     api_topic: str = "sasha"
-    confirm: Literal["never", "sensitive", "always"] = "sensitive"
+    confirm: Literal["never", "sensitive", "both", "always"] = "sensitive"
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
 

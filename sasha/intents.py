@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hassil import Intents, RecognizeResult, recognize_all
+from hassil.filter import filter_intents
 from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents
 
+from sasha import grammar
+from sasha.answers import Answer, Answers, Ask
 from sasha.executor import Action
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
@@ -59,6 +62,8 @@ _COMMAND_START = re.compile(
     r"^\s*(please\s+)?(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop)\b", re.I
 )
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
+# Sentences hassil has already read, per home; a home hears the same few commands over and over.
+_CACHE = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +89,17 @@ def _intents() -> Intents:
     data = get_intents("en")
     if data is None:
         raise RuntimeError("home-assistant-intents has no English sentences")
-    return Intents.from_dict(data)
+    # Only the intents the fast path can turn into actions: the others cost matching time for nothing.
+    return filter_intents(Intents.from_dict(data), intent_names=set(_INTENTS))
 
 
-class FastPath:
-    """Match explicit commands against the home's names and rooms."""
+class _Hassil:
+    """The long tail: Home Assistant's English templates, with slot lists from the inventory."""
 
     def __init__(self, home: Inventory) -> None:
         self._home = home
+        # What hassil recognised depends only on the text and this home's slot lists.
+        self._cache: dict[str, list[RecognizeResult]] = {}
         names: list[tuple[str, Any, dict[str, Any]]] = []
         taken: set[str] = set()
         for device in home.devices.values():
@@ -122,7 +130,7 @@ class FastPath:
         """Resolve an explicit command, ask about an ambiguous one, or return None for the planner."""
         resolved: dict[tuple[Any, ...], Match] = {}
         by_name = False
-        for result in recognize_all(text, _intents(), slot_lists=self._lists):
+        for result in self._recognize(text):
             match = self._resolve(result)
             if match is None:
                 continue
@@ -143,6 +151,16 @@ class FastPath:
         if len(resolved) > 1:
             return None  # several readings of one sentence: not for the fast path to choose
         return self._question(text)
+
+    def _recognize(self, text: str) -> list[RecognizeResult]:
+        key = " ".join(text.lower().split())
+        found = self._cache.get(key)
+        if found is None:
+            found = list(recognize_all(text, _intents(), slot_lists=self._lists))
+            if len(self._cache) >= _CACHE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = found
+        return found
 
     def _question(self, text: str) -> Question | None:
         if not _COMMAND_START.match(text):
@@ -273,3 +291,305 @@ _INTENTS: dict[str, tuple[tuple[str, ...], Any]] = {
     "HassMediaPause": (("playback",), _playback("paused")),
     "HassMediaUnpause": (("playback",), _playback("playing")),
 }
+
+
+# --- the compiled grammar in front of hassil ------------------------------------------------
+
+VOLUME_STEP = 10
+"""How far "volume up" / "louder" moves a player's volume, in percent, clamped to its range."""
+
+_NUM = r"(?P<n>\d+(?:\.\d+)?)"
+_PCT = r"(?P<n>\d+) percent"
+_ON = r"(?: on (?P<t>.+))?"
+_COMMANDS = grammar.patterns(
+    [
+        ("on", r"(?:turn|switch|power) on (?P<t>.+)"),
+        ("on", r"(?:turn|switch|power) (?P<t>.+) on"),
+        ("on", r"(?P<t>.+) on"),
+        ("off", r"(?:turn|switch|power|shut) off (?P<t>.+)"),
+        ("off", r"(?:turn|switch|power|shut) (?P<t>.+) off"),
+        ("off", r"(?P<t>.+) off"),
+        ("half", r"(?:open|close|set) (?P<t>.+?) (?:halfway|half way|to half)"),
+        ("open", r"(?:open|raise) (?P<t>.+)"),
+        ("close", r"(?:close|shut|lower) (?P<t>.+)"),
+        ("lock", r"lock (?P<t>.+)"),
+        ("unlock", r"unlock (?P<t>.+)"),
+        ("arm", r"arm (?P<t>.+)"),
+        ("disarm", r"disarm (?P<t>.+)"),
+        ("water", r"water (?P<t>.+)"),
+        ("brightness", rf"(?:set|turn|change) brightness of (?P<t>.+?) to {_PCT}"),
+        ("brightness", r"(?:set|turn|change|dim|brighten) (?P<t>.+?) brightness to (?P<n>\d+)(?: percent)?"),
+        ("brightness", r"(?:dim|brighten) (?P<t>.+?) to (?P<n>\d+)(?: percent)?"),
+        ("volume", r"(?:set|turn|change) volume (?:of|on) (?P<t>.+?) to (?P<n>\d+)(?: percent)?"),
+        ("volume", r"(?:set|turn|change) (?P<t>.+?) volume to (?P<n>\d+)(?: percent)?"),
+        ("volume", rf"(?:set|turn|change) volume to (?P<n>\d+)(?: percent)?{_ON}"),
+        ("position", r"(?:set|open|close|move) (?P<t>.+?) position to (?P<n>\d+)(?: percent)?"),
+        ("percent", rf"(?:set|turn|put|change|open|close|move) (?P<t>.+?) to {_PCT}"),
+        ("temperature", rf"(?:set|turn|change) (?P<t>.+?) (?:temperature )?to {_NUM}(?: degrees?)?(?: celsius| c)?"),
+        ("pause", r"pause(?: (?P<t>.+))?"),
+        ("resume", r"(?:resume|unpause|continue)(?: (?P<t>.+))?"),
+        ("stop", r"stop(?: (?P<t>.+))?"),
+        ("next", rf"(?:play )?(?:next|skip)(?: (?:this )?(?:track|song))?{_ON}"),
+        ("next", r"skip (?:track|song) on (?P<t>.+)"),
+        ("previous", rf"(?:play )?(?:previous|last) (?:track|song){_ON}"),
+        ("previous", rf"go back (?:a|one) (?:track|song){_ON}"),
+        ("mute", r"mute(?: (?P<t>.+))?"),
+        ("unmute", r"unmute(?: (?P<t>.+))?"),
+        ("louder", rf"(?:turn )?(?:volume up|up volume){_ON}"),
+        ("louder", rf"turn up volume{_ON}"),
+        ("louder", r"(?:turn )?(?P<t>.+?) volume up"),
+        ("louder", r"turn (?P<t>.+?) up"),
+        ("louder", r"make (?P<t>.+?) louder|louder"),
+        ("quieter", rf"(?:turn )?(?:volume down|down volume){_ON}"),
+        ("quieter", rf"turn down volume{_ON}"),
+        ("quieter", r"(?:turn )?(?P<t>.+?) volume down"),
+        ("quieter", r"turn (?P<t>.+?) down"),
+        ("quieter", r"make (?P<t>.+?) quieter|quieter"),
+    ]
+)
+# Media commands with no target ("pause", "next track") mean the player that is playing.
+_MEDIA_INTENTS = frozenset({"pause", "resume", "stop", "next", "previous", "mute", "unmute", "louder", "quieter"})
+_VERB = (
+    r"(?:turn|switch|power|shut|set|dim|brighten|open|close|raise|lower|lock|unlock|arm|disarm|water|pause|resume|"
+    r"unpause|stop|mute|unmute|skip|play|change|move|put|make|start|let|give|get|tell|what|is|are)\b"
+)
+# Where one command ends and the next begins: "then", or "and"/"," before a verb. An "and" not
+# followed by a verb joins targets ("the kitchen and living room lights") and is read there.
+_SPLIT = re.compile(rf"\s*,?\s*(?:and\s+)?then\s+|\s*,\s*(?:and\s+)?(?={_VERB})|\s+and\s+(?={_VERB})")
+
+
+@dataclass(frozen=True, slots=True)
+class NotUnderstood:
+    """A sentence of several commands with one part the fast path could not read."""
+
+    understood: tuple[str, ...]
+    part: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    match: Match | Question
+    prefix: str
+    suffix: str
+
+
+StateView = Callable[[], Mapping[str, Mapping[str, Any]]]
+
+
+class FastPath:
+    """Resolve explicit commands and questions locally: the compiled grammar first, hassil second."""
+
+    def __init__(self, home: Inventory, *, state: StateView | None = None, answers: Answers | None = None) -> None:
+        self._home = home
+        self._words = grammar.Vocabulary(home)
+        self._hassil = _Hassil(home)
+        self._state = state or dict
+        self._answers = answers
+
+    def match(self, text: str) -> Match | Question | Answer | NotUnderstood | None:
+        """Resolve a sentence entirely, ask about it, or return None for the planner."""
+        said = grammar.normalize(text).replace(" , ", ", ").strip(" ,")
+        if not said:
+            return None
+        if self._answers is not None:
+            answer = self._answers.answer(said)
+            if isinstance(answer, Ask):
+                return Question(answer.message, answer.candidates)
+            if answer is not None:
+                return answer
+        whole = self._command(said)
+        if whole is not None:
+            return whole.match
+        parts = [p.strip(" ,") for p in _SPLIT.split(said) if p.strip(" ,")]
+        if len(parts) < 2:
+            return self._hassil.match(text)
+        return self._several(parts)
+
+    def _several(self, parts: list[str]) -> Match | Question | NotUnderstood:
+        matches: list[Match] = []
+        understood: list[str] = []
+        previous: _Parsed | None = None
+        for part in parts:
+            parsed = self._command(part)
+            if parsed is None and previous is not None:
+                # "turn on the kitchen light, then the hallway light": the verb carries over.
+                parsed = self._command(f"{previous.prefix}{part}{previous.suffix}")
+            if parsed is None:
+                hassil = self._hassil.match(part)
+                parsed = _Parsed(hassil, "", "") if isinstance(hassil, Match) else None
+            if parsed is None:
+                return NotUnderstood(tuple(understood), part)
+            if isinstance(parsed.match, Question):
+                return parsed.match
+            matches.append(parsed.match)
+            understood.append(part)
+            previous = parsed if parsed.prefix or parsed.suffix else previous
+        problems = [m.problem for m in matches if m.problem is not None]
+        actions = [a for m in matches for a in m.actions]
+        devices = [a.device for a in actions]
+        if len(set(devices)) != len(devices):
+            # "turn on the lamp and turn it off": one device told two things is not for us to settle.
+            return NotUnderstood(tuple(understood[:-1]), parts[-1])
+        if problems:
+            return Match("several", (), "", "; ".join(problems))
+        return Match("several", tuple(actions), "; ".join(m.summary for m in matches))
+
+    def _command(self, said: str) -> _Parsed | None:
+        for pattern in _COMMANDS:
+            found = pattern.regex.match(said)
+            if found is None:
+                continue
+            words = found.groupdict().get("t")
+            value = found.groupdict().get("n")
+            result = self._resolve(pattern.intent, words, value)
+            if result is None:
+                continue
+            if words is None:
+                return _Parsed(result, "", "")
+            return _Parsed(result, said[: found.start("t")], said[found.end("t") :])
+        return None
+
+    def _resolve(self, intent: str, words: str | None, value: str | None) -> Match | Question | None:
+        prefer = self._playing if intent in _MEDIA_INTENTS or intent == "off" else None
+        if intent == "water":
+            place = self._words.place(words or "")
+            if place is None:
+                return None
+            rooms, floor = place
+            pool = (
+                self._home.on_floor(floor)
+                if floor
+                else [d for d in self._home.devices.values() if d.room in {r.id for r in rooms}]
+            )
+            valves = tuple(d for d in pool if d.type is DeviceType.WATER_VALVE)
+            target: grammar.Target | grammar.Unclear | None = grammar.Target(
+                valves, words or "", True, grammar.Kind.VALVE, ""
+            )
+            intent = "open"
+        elif words is None:
+            if intent not in _MEDIA_INTENTS:
+                return None
+            players = [d for d in self._home.devices.values() if d.type is DeviceType.MEDIA_PLAYER]
+            chosen = self._playing(players) or players
+            target = (
+                grammar.Target((chosen[0],), "", False)
+                if len(chosen) == 1
+                else grammar.Unclear("media player", tuple(chosen))
+            )
+        else:
+            target = self._words.target(words, prefer)
+        if target is None:
+            return None
+        if isinstance(target, grammar.Unclear):
+            if not target.candidates:
+                return None
+            names = [d.name for d in target.candidates]
+            shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+            return Question(f"Which {target.words} do you mean: {shown}?", tuple(d.id for d in target.candidates))
+        if not target.devices:
+            where = f" in {target.place}" if target.place else ""
+            return Match(
+                intent,
+                (),
+                "",
+                f"there is no {target.words}{where} in this home" if not where else f"there are no such devices{where}",
+            )
+        number = float(value) if value is not None else None
+        actions: list[Action] = []
+        unable: list[str] = []
+        for device in target.devices:
+            change = self._change(intent, device, number)
+            if change is None:
+                unable.append(device.name)
+                continue
+            checked = validate(self._home, device.id, change)
+            if not checked.ok:
+                return Match(intent, (), "", "; ".join(p.message for p in checked.problems))
+            actions.append(Action(device.id, checked.values, "as asked"))
+        if not actions or (unable and len(target.devices) == 1):
+            who = ", ".join(unable)
+            return Match(intent, (), "", f"{who} cannot do that")
+        summary = ", ".join(f"{self._home.devices[a.device].name}: {_describe(a.set)}" for a in actions)
+        if unable:
+            summary += f" ({', '.join(unable)} cannot do that)"
+        return Match(intent, tuple(actions), summary)
+
+    def _playing(self, devices: list[Device]) -> list[Device]:
+        state = self._state()
+        return [d for d in devices if state.get(d.id, {}).get("playback") == "playing"]
+
+    def _change(self, intent: str, device: Device, number: float | None) -> dict[str, Any] | None:
+        caps = device.capabilities
+        media = device.type is DeviceType.MEDIA_PLAYER
+        opens = "position" in caps and "power" not in caps
+        match intent:
+            case "on" | "off":
+                on = intent == "on"
+                if "lock" in caps:
+                    return None  # "turn off the front door" says nothing clear about the lock
+                if opens:
+                    return {"position": 100 if on else 0}
+                if "power" in caps:
+                    return {"power": "on" if on else "off"}
+                if media and "playback" in caps:
+                    return {"playback": "playing" if on else "stopped"}
+                return None
+            case "open" | "close" | "half":
+                if device.type not in (DeviceType.COVER, DeviceType.GARAGE_DOOR, DeviceType.WATER_VALVE):
+                    return None
+                if "position" in caps:
+                    return {"position": 50 if intent == "half" else 100 if intent == "open" else 0}
+                if "power" in caps and intent != "half":
+                    return {"power": "on" if intent == "open" else "off"}  # a valve's "on" is open
+                return None
+            case "lock" | "unlock":
+                return {"lock": "locked" if intent == "lock" else "unlocked"} if "lock" in caps else None
+            case "arm" | "disarm":
+                if device.type is not DeviceType.ALARM or "power" not in caps:
+                    return None
+                return {"power": "on" if intent == "arm" else "off"}
+            case "pause" | "resume" | "stop":
+                word = {"pause": "paused", "resume": "playing", "stop": "stopped"}[intent]
+                return {"playback": word} if "playback" in caps else None
+            case "next" | "previous":
+                return {"track": intent} if "track" in caps else None
+            case "mute" | "unmute":
+                return {"muted": intent == "mute"} if "muted" in caps else None
+            case "louder" | "quieter":
+                return self._step(device, VOLUME_STEP if intent == "louder" else -VOLUME_STEP)
+        return self._level(intent, device, number)
+
+    def _level(self, intent: str, device: Device, number: float | None) -> dict[str, Any] | None:
+        if number is None:
+            return None
+        caps = device.capabilities
+        if intent == "temperature":
+            if "target_temperature" not in caps:
+                return None
+            change: dict[str, Any] = {"target_temperature": number}
+            return change
+        if intent == "percent":
+            kind = {
+                DeviceType.LIGHT: "brightness",
+                DeviceType.COVER: "position",
+                DeviceType.GARAGE_DOOR: "position",
+                DeviceType.WATER_VALVE: "position",
+                DeviceType.MEDIA_PLAYER: "volume",
+                DeviceType.FAN: "fan_speed",
+            }.get(device.type)
+            intent = kind or ""
+        if intent not in caps:
+            return None
+        change = {intent: round(number)}
+        if intent in ("brightness", "fan_speed") and "power" in caps and number > 0:
+            change["power"] = "on"  # setting a level means it should be on, as in Home Assistant
+        return change
+
+    def _step(self, device: Device, step: int) -> dict[str, Any] | None:
+        volume = device.capabilities.get("volume")
+        current = self._state().get(device.id, {}).get("volume")
+        if volume is None or not isinstance(current, int | float) or isinstance(current, bool):
+            return None
+        low = volume.min if volume.min is not None else 0
+        high = volume.max if volume.max is not None else 100
+        return {"volume": round(min(max(current + step, low), high))}

@@ -17,7 +17,8 @@ from sasha.errors import DecodeError
 from sasha.home.capabilities import Value, ValueKind
 from sasha.home.inventory import Device, DeviceType
 
-# HA's names for the per-field topics of climate, fan and media entities.
+# HA's names for the per-field topics of climate, fan and media entities; `muted` travels as
+# ON/OFF on `<topic>/muted[/set]`, `track` as next/previous on `<topic>/track/set` only.
 _FIELDS = {
     "target_temperature": "temperature",
     "hvac_mode": "mode",
@@ -76,7 +77,11 @@ class HomeAssistantAdapter:
     def state_topics(self, device: Device) -> list[str]:
         """Return state_topic and the per-field state topics."""
         topics = [_state_topic(device)] if _json_light(device) or _main(device) else []
-        topics += [f"{device.topic}/{_field(n)}" for n in device.capabilities if not _on_main_topics(device, n)]
+        topics += [
+            f"{device.topic}/{_field(n)}"
+            for n, cap in device.capabilities.items()
+            if not _on_main_topics(device, n) and not cap.info.write_only
+        ]
         return topics
 
     def encode_command(self, device: Device, values: Mapping[str, Value]) -> list[adapters.Message]:
@@ -154,10 +159,10 @@ def _per_field(device: Device, topic: str, payload: bytes, *, suffix: str) -> di
         if _on_main_topics(device, name) or topic != f"{device.topic}/{_field(name)}{suffix}":
             continue
         kind = cap.info.kind
-        if kind is ValueKind.SENSOR_BOOL:
+        if kind in (ValueKind.SENSOR_BOOL, ValueKind.BOOLEAN):
             word = _convert.text(payload).upper()
             if word not in ("ON", "OFF"):
-                raise DecodeError(f"binary sensor payload must be ON or OFF, got {word[:20]!r}")
+                raise DecodeError(f"{name} payload must be ON or OFF, got {word[:20]!r}")
             return {name: word == "ON"}
         if kind in (ValueKind.INTEGER, ValueKind.NUMBER, ValueKind.SENSOR_NUMBER):
             value = _convert.number(payload)

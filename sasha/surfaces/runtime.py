@@ -83,7 +83,13 @@ async def running(
             book = RoutineBook(store, engine, publish if announce else None)
             book.load()
             assistant = Assistant(
-                home, executor, planner, confirm=ConfirmMode(settings.confirm), audit=audit, routines=book
+                home,
+                executor,
+                planner,
+                confirm=ConfirmMode(settings.confirm),
+                audit=audit,
+                routines=book,
+                mirror=mirror,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:

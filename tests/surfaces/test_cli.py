@@ -26,7 +26,7 @@ def test_check_prints_the_home(capsys: pytest.CaptureFixture[str]) -> None:
     """Print every device with its room, protocol and capabilities."""
     assert main(["check", "--devices", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
-    assert "37 devices in 8 rooms" in out
+    assert "39 devices in 9 rooms" in out
     assert "front_door" in out
     assert "target_temperature 5-30°C step 0.5" in out
     assert "zigbee2mqtt" in out
