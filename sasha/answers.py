@@ -98,6 +98,12 @@ class Answers:
             cap = found.group("cap") or found.group("cap2")
             capability = _READINGS[cap] if cap else _ADJECTIVES[found.group("adj")]
             return self._reading(words, capability)
+        for pattern, every in ((_WHICH, True), (_ANY, False)):
+            if found := pattern.match(said):
+                devices = self._kind(found.group("k"), found.group("p"))
+                if devices is None:
+                    return None
+                return self._which(devices, found.group("k"), found.group("st"), every=every)
         if found := _IS.match(said):
             target = self._words.target(found.group("t"))
             if isinstance(target, grammar.Unclear):
@@ -106,12 +112,6 @@ class Answers:
             if target is None or not target.devices:
                 return None
             return self._is(target.devices, found.group("st"))
-        for pattern, every in ((_WHICH, True), (_ANY, False)):
-            if found := pattern.match(said):
-                devices = self._kind(found.group("k"), found.group("p"))
-                if devices is None:
-                    return None
-                return self._which(devices, found.group("k"), found.group("st"), every=every)
         return None
 
     def _kind(self, words: str, place: str | None) -> list[Device] | None:

@@ -218,7 +218,9 @@ class Vocabulary:
             chosen = self._devices(part)
             if prefer is not None and part.device is None and not (part.every or part.plural) and len(chosen) > 1:
                 chosen = prefer(chosen) or chosen
-            if part.device is None and not (part.every or part.plural or part.rooms or part.floor):
+            if part.device is None and not (part.every or part.rooms or part.floor):
+                # A bare kind ("the fan", "the lights") is clear only when the home has one such device;
+                # "all the lights" says the whole home, "the lights" might mean this room's.
                 if len(chosen) != 1 and len(found) == 1:
                     return Unclear(words, tuple(chosen)) if chosen else None
                 if len(chosen) != 1:

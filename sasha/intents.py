@@ -325,6 +325,7 @@ _COMMANDS = grammar.patterns(
         ("volume", rf"(?:set|turn|change) volume to (?P<n>\d+)(?: percent)?{_ON}"),
         ("position", r"(?:set|open|close|move) (?P<t>.+?) position to (?P<n>\d+)(?: percent)?"),
         ("percent", rf"(?:set|turn|put|change|open|close|move) (?P<t>.+?) to {_PCT}"),
+        ("room temperature", rf"(?:set|turn|change) (?P<t>.+?) temperature to {_NUM}(?: degrees?)?(?: celsius| c)?"),
         ("temperature", rf"(?:set|turn|change) (?P<t>.+?) (?:temperature )?to {_NUM}(?: degrees?)?(?: celsius| c)?"),
         ("pause", r"pause(?: (?P<t>.+))?"),
         ("resume", r"(?:resume|unpause|continue)(?: (?P<t>.+))?"),
@@ -451,7 +452,8 @@ class FastPath:
 
     def _resolve(self, intent: str, words: str | None, value: str | None) -> Match | Question | None:
         prefer = self._playing if intent in _MEDIA_INTENTS or intent == "off" else None
-        if intent == "water":
+        if intent in ("water", "room temperature"):
+            # "water the garden": the valves there; "set the bedroom temperature": its heating.
             place = self._words.place(words or "")
             if place is None:
                 return None
@@ -461,11 +463,11 @@ class FastPath:
                 if floor
                 else [d for d in self._home.devices.values() if d.room in {r.id for r in rooms}]
             )
-            valves = tuple(d for d in pool if d.type is DeviceType.WATER_VALVE)
-            target: grammar.Target | grammar.Unclear | None = grammar.Target(
-                valves, words or "", True, grammar.Kind.VALVE, ""
-            )
-            intent = "open"
+            kinds = (DeviceType.WATER_VALVE,) if intent == "water" else (DeviceType.THERMOSTAT, DeviceType.HEATER)
+            chosen = tuple(d for d in pool if d.type in kinds)
+            where = ", ".join(r.name for r in rooms) or floor or ""
+            target: grammar.Target | grammar.Unclear | None = grammar.Target(chosen, words or "", True, None, where)
+            intent = "open" if intent == "water" else "temperature"
         elif words is None:
             if intent not in _MEDIA_INTENTS:
                 return None
@@ -485,7 +487,8 @@ class FastPath:
                 return None
             names = [d.name for d in target.candidates]
             shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
-            return Question(f"Which {target.words} do you mean: {shown}?", tuple(d.id for d in target.candidates))
+            what = "player" if target.words in ("music", "media") else target.words
+            return Question(f"Which {what} do you mean: {shown}?", tuple(d.id for d in target.candidates))
         if not target.devices:
             where = f" in {target.place}" if target.place else ""
             return Match(
