@@ -157,7 +157,12 @@ EXAMPLE_ROWS = [
     # ambiguity asks, and nothing moves
     ask("turn on the lights", "Which lights do you mean"),
     ask("turn on the fan", "Ceiling fan, Bathroom fan"),
-    ask("pause the music", "Which player do you mean: Television, Bedroom speaker", living_room_tv=PLAYING, bedroom_speaker=PLAYING),
+    ask(
+        "pause the music",
+        "Which player do you mean: Television, Bedroom speaker",
+        living_room_tv=PLAYING,
+        bedroom_speaker=PLAYING,
+    ),
     # questions from the state mirror
     answer(
         "what's the temperature in the bedroom?",
