@@ -464,9 +464,9 @@ class FastPath:
                 else [d for d in self._home.devices.values() if d.room in {r.id for r in rooms}]
             )
             kinds = (DeviceType.WATER_VALVE,) if intent == "water" else (DeviceType.THERMOSTAT, DeviceType.HEATER)
-            chosen = tuple(d for d in pool if d.type in kinds)
+            found = tuple(d for d in pool if d.type in kinds)
             where = ", ".join(r.name for r in rooms) or floor or ""
-            target: grammar.Target | grammar.Unclear | None = grammar.Target(chosen, words or "", True, None, where)
+            target: grammar.Target | grammar.Unclear | None = grammar.Target(found, words or "", True, None, where)
             intent = "open" if intent == "water" else "temperature"
         elif words is None:
             if intent not in _MEDIA_INTENTS:
