@@ -509,6 +509,8 @@ class FastPath:
             if not checked.ok:
                 return Match(intent, (), "", "; ".join(p.message for p in checked.problems))
             actions.append(Action(device.id, checked.values, "as asked"))
+        if not actions and intent in ("louder", "quieter"):
+            return None  # "turn the kitchen light up" means brighter: not a volume step, the model's to read
         if not actions or (unable and len(target.devices) == 1):
             who = ", ".join(unable)
             return Match(intent, (), "", f"{who} cannot do that")
