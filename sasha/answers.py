@@ -43,7 +43,7 @@ _STATES = r"on|off|locked|unlocked|open|closed|shut|playing|paused|stopped|muted
 _ASK = re.compile(
     "|".join(
         [
-            rf"^(?:what is|tell me|how is|hows|show me) (?P<cap>{_CAP})(?: level)? (?:in|of|at|on|for) (?P<t>.+)$",
+            rf"^(?:what is|tell me|how is|hows|show me) (?P<cap>{_CAP})(?: level)? (?:(?:in|of|at|on|for) )?(?P<t>.+)$",
             rf"^(?:what is|tell me|how is|hows|show me) (?P<t2>.+?) (?P<cap2>{_CAP})$",
             r"^how (?P<adj>warm|hot|cold|cool|humid) is (?:it )?(?:in |at |on )?(?P<t3>.+)$",
         ]

@@ -84,6 +84,10 @@ EXAMPLE_ROWS = [
     Row("close all the blinds", {"living_room_blinds": {"position": 0}}),
     Row("open every curtain", {"bedroom_curtains": {"position": 100}}),
     Row("turn off all the fans", {"bedroom_fan": OFF, "bathroom_fan": OFF}),
+    Row(
+        "set all the lights to red",
+        {"living_room_ceiling": {"color": "#ff0000", "power": "on"}, "living_room_led_strip": {"color": "#ff0000"}},
+    ),
     # several targets, several commands
     Row("turn on the kitchen and living room lights", dict.fromkeys(["kitchen_light", *LIGHTS_DOWN[:3]], ON)),
     Row(
@@ -150,6 +154,7 @@ EXAMPLE_ROWS = [
     Row("turn off the oven", {"kitchen_oven": OFF}, given={"kitchen_oven": ON}),
     Row("arm the alarm", {"house_alarm": ON}),
     Row("turn off the water in the front yard", {"front_yard_sprinkler": OFF}, given={"front_yard_sprinkler": ON}),
+    Row("lock all the doors", {"front_door": {"lock": "locked"}}, given={"front_door": {"lock": "unlocked"}}),
     Row("unlock the front door", status="needs_confirmation", says="sensitive: Front door lock"),
     Row("turn on the water in the front yard", status="needs_confirmation", says="Front yard sprinkler"),
     Row("disarm the alarm", status="needs_confirmation", says="House alarm"),
@@ -168,6 +173,9 @@ EXAMPLE_ROWS = [
         "what's the temperature in the bedroom?",
         "21.5 °C (Bedroom climate sensor)",
         bedroom_climate={"temperature": 21.5},
+    ),
+    answer(
+        "what is the temperature upstairs", "20.5 °C (Bedroom climate sensor)", bedroom_climate={"temperature": 20.5}
     ),
     answer("how humid is the bathroom", "48 % (Bathroom humidity sensor)", bathroom_humidity={"humidity": 48}),
     answer("is the front door locked?", "Yes, the Front door lock is locked", front_door={"lock": "locked"}),
