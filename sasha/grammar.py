@@ -193,7 +193,9 @@ class Vocabulary:
         words = words.strip()
         if not words:
             return None
-        parts = [p.strip() for p in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", words) if p.strip()]
+        # A name with "and" in it ("Salt and pepper lamp") is one device, not two targets.
+        whole = [] if words not in self.devices else [words]
+        parts = whole or [p.strip() for p in re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", words) if p.strip()]
         if parts and parts[0].startswith("both "):
             parts[0] = parts[0][5:]
         simple = [self._simple(p) for p in parts]
