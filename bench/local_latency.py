@@ -1,9 +1,11 @@
-"""Latency of explicit commands on the local fast path, over the MQTT API.
+"""Latency of explicit commands on the local fast path, over the MQTT API, on two homes.
 
-A client publishes a request on `sasha/request`; the daemon matches it with hassil (no model),
-validates it and publishes the device command. Printed: p50/p99 from the request being sent to
-the device command arriving at a subscriber, and to the reply arriving, for N requests against
-a private mosquitto.
+A client publishes a request on `sasha/request`; the daemon matches it locally (no model),
+validates it and publishes the device command. Printed, for the example home and for the
+170-device scenario house: p50/p99 from the request being sent to the device command
+arriving at a subscriber, and to the reply arriving, for N requests against a private
+mosquitto. The sentences alternate between devices named outright ("turn on the kitchen
+light") and rooms ("turn off the lights in the study"), so both forms are measured.
 
     .venv/bin/python bench/local_latency.py [--requests 500]
 """
@@ -12,14 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import statistics
 import time
 from pathlib import Path
 
 import aiomqtt
 
+from sasha.adapters import adapter_for
 from sasha.assistant import Assistant
 from sasha.home import inventory
+from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.planner import Planner
@@ -27,7 +32,18 @@ from sasha.sim.testbed import simulated_home
 from sasha.surfaces.daemon import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
-LIGHTS = ["living_room_lamp", "kitchen_light", "bedroom_light", "office_light", "hallway_light", "garage_light"]
+HOMES = {
+    "example home (devices.yaml)": (
+        ROOT / "devices.yaml",
+        ["living_room_lamp", "kitchen_light", "bedroom_light", "office_light", "hallway_light", "garage_light"],
+        ["kitchen", "office", "hallway", "bathroom"],
+    ),
+    "170-device house (large_house.yaml)": (
+        ROOT / "tests" / "scenarios" / "homes" / "large_house.yaml",
+        ["library_lamp", "kitchen_ceiling", "study_lamp", "attic_ceiling", "gym_lamp", "nursery_lamp"],
+        ["study", "library", "sauna", "pantry"],
+    ),
+}
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -35,31 +51,62 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def main(requests: int) -> None:
-    """Run the benchmark and print the figures."""
-    home = inventory.from_file(ROOT / "devices.yaml")
+def _sentences(home: Inventory, devices: list[str], rooms: list[str], count: int) -> list[tuple[str, set[str]]]:
+    """Return (sentence, a device it must reach) pairs: named devices and rooms, on and off in turn."""
+    out: list[tuple[str, set[str]]] = []
+    for i in range(count):
+        word = "on" if (i // 2) % 2 == 0 else "off"
+        if i % 2 == 0:
+            device = home.devices[devices[(i // 2) % len(devices)]]
+            out.append((f"turn {word} the {device.name.lower()}", {device.id}))
+        else:
+            room = home.rooms[rooms[(i // 2) % len(rooms)]]
+            lights = {d.id for d in home.in_room(room.id) if d.type.value == "light"}
+            out.append((f"turn {word} the lights in the {room.name.lower()}", lights))
+    return out
+
+
+async def _measure(
+    home: Inventory, devices: list[str], rooms: list[str], requests: int
+) -> tuple[list[float], list[float]]:
+    routes = {t: d.id for d in home.devices.values() for t in adapter_for(d).command_topics(d)}
     async with Mosquitto() as broker, simulated_home(home, MqttSettings.from_url(broker.url)) as bed:
-        assistant = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot))
+        assistant = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot), mirror=bed.mirror)
         stop = asyncio.Event()
         serving = asyncio.create_task(Daemon(assistant, bed.link).serve(stop))
         await asyncio.sleep(0.3)
-        command_topics = {f"sasha-demo/{d}/set" for d in LIGHTS} | {f"cmnd/{d}/POWER" for d in LIGHTS}
-        command_topics |= {f"zigbee2mqtt/{d}/set" for d in LIGHTS} | {f"sasha-demo/{d}/json/set" for d in LIGHTS}
         to_command: list[float] = []
         to_reply: list[float] = []
-        async with aiomqtt.Client("127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5) as client:
+        bare: list[float] = []
+        # TCP_NODELAY as Sasha's own connection sets it: Nagle would hold the small request back.
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        async with aiomqtt.Client(
+            "127.0.0.1", broker.port, protocol=aiomqtt.ProtocolVersion.V5, socket_options=nodelay
+        ) as client:
+            sentences = _sentences(home, devices, rooms, requests)
             await client.subscribe("sasha/response", qos=1)
-            await client.subscribe("#", qos=0)
-            for i in range(requests):
-                device = home.devices[LIGHTS[i % len(LIGHTS)]]
-                word = "on" if (i // len(LIGHTS)) % 2 == 0 else "off"
+            # Only the command topics of the devices spoken to: state traffic of the whole home
+            # would make the measuring client, not Sasha, the slow part.
+            wanted = {t for t, d in routes.items() if any(d in targets for _, targets in sentences)}
+            for topic in sorted(wanted):
+                await client.subscribe(topic, qos=0)
+            # The floor under every figure: one message through the same broker and back.
+            await client.subscribe("bench/echo", qos=0)
+            for _ in range(min(requests, 200)):
                 began = time.perf_counter()
-                await client.publish("sasha/request", f"turn {word} the {device.name.lower()}", qos=1)
+                await client.publish("bench/echo", b"x", qos=0)
+                async for message in client.messages:
+                    if message.topic.value == "bench/echo":
+                        bare.append((time.perf_counter() - began) * 1000)
+                        break
+            for text, targets in sentences:
+                began = time.perf_counter()
+                await client.publish("sasha/request", text, qos=1)
                 got_command = got_reply = False
                 async with asyncio.timeout(5):
                     async for message in client.messages:
                         topic = message.topic.value
-                        if not got_command and topic in command_topics and device.id in topic:
+                        if not got_command and routes.get(topic) in targets:
                             to_command.append((time.perf_counter() - began) * 1000)
                             got_command = True
                         elif topic == "sasha/response":
@@ -69,12 +116,26 @@ async def main(requests: int) -> None:
                             break
         stop.set()
         await serving
-    print(f"requests: {requests} explicit commands over the MQTT API, no model configured")
-    for label, values in (("request → device command", to_command), ("request → reply", to_reply)):
-        print(
-            f"  {label:26} p50 {_percentile(values, 0.5):6.2f} ms  p99 {_percentile(values, 0.99):6.2f} ms"
-            f"  mean {statistics.mean(values):6.2f} ms"
+    return to_command, to_reply, bare
+
+
+async def main(requests: int) -> None:
+    """Run the benchmark on both homes and print the figures."""
+    print(f"requests: {requests} explicit commands per home over the MQTT API, no model configured")
+    for label, (path, devices, rooms) in HOMES.items():
+        home = inventory.from_file(path)
+        to_command, to_reply, bare = await _measure(home, devices, rooms, requests)
+        print(f"{label}: {len(home)} devices")
+        rows = (
+            ("request → device command", to_command),
+            ("request → reply", to_reply),
+            ("bare broker round trip", bare),
         )
+        for name, values in rows:
+            print(
+                f"  {name:26} p50 {_percentile(values, 0.5):6.2f} ms  p99 {_percentile(values, 0.99):6.2f} ms"
+                f"  mean {statistics.mean(values):6.2f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sasha.answers import Answer, Answers
 from sasha.audit import AuditLog, Entry
 from sasha.executor import Action, Executor, Outcome, Result
 from sasha.home.inventory import Inventory
-from sasha.intents import FastPath, Match, Question
+from sasha.intents import FastPath, Match, NotUnderstood, Question
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
 from sasha.routines.book import RoutineBook
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
+from sasha.state import StateMirror
 
 _LOGGER = logging.getLogger(__name__)
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
@@ -137,6 +139,7 @@ class Assistant:
         pending: PendingPlans | None = None,
         budget: ModelBudget | None = None,
         clock: Callable[[], float] = time.time,
+        mirror: StateMirror | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -146,7 +149,9 @@ class Assistant:
         self.audit = audit
         self.pending = pending or PendingPlans(home, ttl=pending_ttl)
         self.budget = budget
-        self.fast_path = FastPath(home)
+        # With the state mirror, questions are answered locally and "volume up" knows the volume.
+        answers = Answers(home, mirror.get) if mirror is not None else None
+        self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
         self._clock = clock
 
     def now(self) -> float:
@@ -263,6 +268,14 @@ class Assistant:
     async def _request(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
         if not skip_local:
             found = self.fast_path.match(request.text)
+            if isinstance(found, Answer):
+                return self._reply(request, "answer", found.message, path="fast")
+            if isinstance(found, NotUnderstood) and not self.planner.has_model:
+                # Several commands, one not understood: nothing is done rather than a part of it.
+                done = "; ".join(f"“{p}”" for p in found.understood)
+                known = f"I understood {done} but not" if done else "I did not understand"
+                message = f"{known} “{found.part}”, so I did nothing. Please say that part another way."
+                return self._reply(request, "clarify", message, path="fast")
             if isinstance(found, Match):
                 if found.problem is not None:
                     return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
@@ -330,7 +343,7 @@ class Assistant:
     ) -> Reply:
         if not approve and needs_confirmation(self.home, actions, self.confirm_mode):
             pending = await self._hold(request, actions, message)
-            sensitive = sensitive_devices(self.home, actions)
+            sensitive = sensitive_devices(self.home, actions, self.confirm_mode)
             names = ", ".join(self.home.devices[d].name for d in sensitive)
             why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
             return self._reply(
@@ -395,7 +408,8 @@ class Assistant:
         if not self.executor.can_undo:
             return self._reply(request, "infeasible", "There is nothing to undo.", path="undo")
         steps = self.executor.peek_undo()
-        if not approve and needs_confirmation(self.home, steps, ConfirmMode.SENSITIVE):
+        mode = ConfirmMode.BOTH if self.confirm_mode is ConfirmMode.BOTH else ConfirmMode.SENSITIVE
+        if not approve and needs_confirmation(self.home, steps, mode):
             # Undoing a lock is unlocking it: sensitive devices wait for a yes here too.
             self.executor.drop_undo()
             pending = await self._hold(request, steps, "Restored the previous state.")

@@ -111,7 +111,7 @@ class Settings(BaseModel):
     mqtt_key: str | None = None
     state_dir: Path = Field(default_factory=_default_state_dir)
     api_topic: str = "sasha"
-    confirm: Literal["never", "sensitive", "always"] = "sensitive"
+    confirm: Literal["never", "sensitive", "both", "always"] = "sensitive"
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -100,11 +100,13 @@ class Executor:
                 outcomes.append(Outcome(normalised, Result.FAILED, str(err)))
                 continue
             before = self._mirror.values(device.id)
+            # "next track" has no state to go back to: undo leaves write-only commands out.
+            kept = [n for n in checked.values if not device.capabilities[n].info.write_only]
             undo.append(
                 _UndoStep(
                     device.id,
-                    {n: before[n] for n in checked.values if n in before},
-                    tuple(n for n in checked.values if n not in before),
+                    {n: before[n] for n in kept if n in before},
+                    tuple(n for n in kept if n not in before),
                 )
             )
             sent.append((len(outcomes), futures))

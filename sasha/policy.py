@@ -1,9 +1,12 @@
 """Policy: which plans run at once and which wait for a yes, and the plans that wait.
 
 Sensitive devices (locks, garage doors, alarms, ovens, water valves unless the inventory says
-otherwise) are never actuated without an explicit confirmation, whatever the model or the
-configuration says. `confirm` decides about the rest: `never` runs them, `sensitive` runs
-them, `always` shows every plan for review first.
+otherwise) are never moved towards danger without an explicit confirmation, whatever the model
+or the configuration says: unlocking, opening, turning on and disarming wait for a yes. The
+safe direction (locking, closing a garage door or a valve, turning an oven off, arming an
+alarm) runs at once, because waiting for a yes there only leaves the home less safe for
+longer. `confirm` decides about the rest: `never` and `sensitive` run them, `both` also holds
+the safe direction of sensitive devices, `always` shows every plan for review first.
 
 A waiting plan is bound to the conversation and the reply route that asked, and settled once
 with a 128-bit token; model calls are capped per minute and per day across all requests.
@@ -17,13 +20,13 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sasha.executor import Action
-from sasha.home.inventory import Inventory
+from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.routines.routine import Routine
 from sasha.routines.store import dump, parse
 
@@ -33,19 +36,49 @@ class ConfirmMode(enum.StrEnum):
 
     NEVER = "never"
     SENSITIVE = "sensitive"
+    BOTH = "both"
     ALWAYS = "always"
 
 
-def sensitive_devices(home: Inventory, actions: Sequence[Action]) -> list[str]:
-    """Return the sensitive devices a plan would actuate."""
-    return [a.device for a in actions if (d := home.get(a.device)) is not None and d.sensitive]
+# The values that leave each kind of sensitive device safer than before. A user-marked
+# sensitive device of another type has no safe direction: every change of it waits.
+_SAFE: dict[DeviceType, dict[str, Any]] = {
+    DeviceType.LOCK: {"lock": "locked"},
+    DeviceType.GARAGE_DOOR: {"position": 0, "power": "off"},
+    DeviceType.WATER_VALVE: {"position": 0, "power": "off"},
+    DeviceType.OVEN: {"power": "off"},
+    DeviceType.ALARM: {"power": "on"},
+}
+
+
+def safe_direction(device: Device, values: Mapping[str, Any]) -> bool:
+    """Tell whether a change only moves a device towards safety (lock, close, oven off, arm)."""
+    safe = _SAFE.get(device.type)
+    if safe is None or not values:
+        return False
+    return all(name in safe and value == safe[name] for name, value in values.items())
+
+
+def sensitive_devices(
+    home: Inventory, actions: Sequence[Action], mode: ConfirmMode = ConfirmMode.SENSITIVE
+) -> list[str]:
+    """Return the sensitive devices a plan would actuate in a direction that needs a yes under `mode`."""
+    held = []
+    for action in actions:
+        device = home.get(action.device)
+        if device is None or not device.sensitive:
+            continue
+        if mode is not ConfirmMode.BOTH and safe_direction(device, action.set):
+            continue
+        held.append(action.device)
+    return held
 
 
 def needs_confirmation(home: Inventory, actions: Sequence[Action], mode: ConfirmMode) -> bool:
     """Tell whether a plan must wait for the user's yes."""
     if not actions:
         return False
-    return mode is ConfirmMode.ALWAYS or bool(sensitive_devices(home, actions))
+    return mode is ConfirmMode.ALWAYS or bool(sensitive_devices(home, actions, mode))
 
 
 @dataclass(frozen=True, slots=True)

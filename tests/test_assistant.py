@@ -221,16 +221,17 @@ async def test_undo_restores_the_last_plan(home_: Home) -> None:
 
 
 async def test_undoing_a_sensitive_change_needs_a_yes(home_: Home) -> None:
-    """Ask before undo re-locks or unlocks anything sensitive."""
-    locked = await home_.assistant.handle("unlock the front door")
-    assert locked.confirm_token is not None
-    await home_.assistant.confirm(locked.confirm_token, approve=True)
+    """Ask before undo unlocks anything; undo that re-locks runs at once (the safe direction)."""
+    home_.rig.simulator.set_values("front_door", {"lock": "unlocked"})
     assert await home_.rig.mirror.wait_for("front_door", {"lock": "unlocked"}, timeout=5)
+    locked = await home_.assistant.handle("lock the front door")
+    assert locked.status == "done"
+    assert await home_.rig.mirror.wait_for("front_door", {"lock": "locked"}, timeout=5)
     reply = await home_.assistant.handle("undo")
     assert reply.status == "needs_confirmation"
     assert reply.confirm_token is not None
     await home_.assistant.confirm(reply.confirm_token, approve=True)
-    assert await home_.rig.mirror.wait_for("front_door", {"lock": "locked"}, timeout=5)
+    assert await home_.rig.mirror.wait_for("front_door", {"lock": "unlocked"}, timeout=5)
 
 
 async def test_every_request_is_audited(home_: Home) -> None:

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("sasha.state", "sasha.executor", "sasha.audit"),
     ("sasha.routines",),
     ("sasha.planning",),
-    ("sasha.intents", "sasha.policy"),
+    ("sasha.grammar", "sasha.answers", "sasha.templates", "sasha.intents", "sasha.policy"),
     ("sasha.assistant", "sasha.config"),
     ("sasha.sim",),
     ("sasha.scenarios",),

@@ -1,102 +1,77 @@
-"""Pending confirmations (tokens, binding, expiry, a shared file) and the model-call budget."""
+"""The policy: the safe direction of sensitive devices runs at once, the other waits; `both` holds both."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sasha.executor import Action
+from sasha.home import inventory
 from sasha.home.inventory import Inventory
-from sasha.policy import ModelBudget, Pending, PendingPlans, Refused
-from sasha.routines.routine import check
-from sasha.routines.shapes import RoutineModel
+from sasha.policy import ConfirmMode, needs_confirmation, safe_direction, sensitive_devices
 
-UNLOCK = [Action("front_door", {"lock": "unlocked"}, "let them in")]
-
-
-def test_tokens_carry_at_least_128_bits(home: Inventory) -> None:
-    """Issue tokens of 22+ url-safe characters (16 random bytes), all different."""
-    plans = PendingPlans(home)
-    tokens = {plans.add(UNLOCK, "m", "c", 0.0).token for _ in range(50)}
-    assert len(tokens) == 50
-    assert min(len(t) for t in tokens) >= 22  # 16 bytes in base64 without padding
+MARKED = """\
+rooms: [{id: hall, name: Hall}]
+devices:
+  - {id: heater_plug, name: Heater plug, room: hall, type: plug, sensitive: true, capabilities: {power: {}}}
+  - {id: valve, name: Valve, room: hall, type: water_valve, capabilities: {position: {}}}
+"""
 
 
-def test_a_plan_is_taken_once_and_not_after_it_expires(home: Inventory) -> None:
-    """Settle a plan once; refuse a second use and an expired token."""
-    plans = PendingPlans(home, ttl=10)
-    first = plans.add(UNLOCK, "m", "c", 0.0, route="sasha/reply/a")
-    taken = plans.take(first.token, 1.0, route="sasha/reply/a")
-    assert isinstance(taken, Pending)
-    assert taken.actions == tuple(UNLOCK)
-    assert isinstance(plans.take(first.token, 2.0, route="sasha/reply/a"), Refused)
-    late = plans.add(UNLOCK, "m", "c", 0.0, route="sasha/reply/a")
-    assert isinstance(plans.take(late.token, 10.0, route="sasha/reply/a"), Refused)
+@pytest.mark.parametrize(
+    ("device", "values", "safe"),
+    [
+        ("front_door", {"lock": "locked"}, True),
+        ("front_door", {"lock": "unlocked"}, False),
+        ("garage_door", {"position": 0}, True),
+        ("garage_door", {"position": 100}, False),
+        ("garage_door", {"position": 30}, False),
+        ("main_water_valve", {"power": "off"}, True),
+        ("main_water_valve", {"power": "on"}, False),
+        ("kitchen_oven", {"power": "off"}, True),
+        ("kitchen_oven", {"power": "on"}, False),
+        ("kitchen_oven", {"power": "off", "target_temperature": 200}, False),
+        ("kitchen_oven", {"target_temperature": 100}, False),
+        ("house_alarm", {"power": "on"}, True),
+        ("house_alarm", {"power": "off"}, False),
+        ("front_door", {}, False),
+        ("living_room_lamp", {"power": "off"}, False),
+    ],
+)
+def test_safe_direction(home: Inventory, device: str, values: dict[str, Any], safe: bool) -> None:
+    """Call locking, closing, oven off and arming safe; anything else, or anything mixed, is not."""
+    assert safe_direction(home.devices[device], values) is safe
 
 
-def test_a_confirmation_must_come_back_on_the_route_and_conversation_that_asked(home: Inventory) -> None:
-    """Refuse another route or conversation, and leave the plan waiting for the asker."""
-    plans = PendingPlans(home)
-    held = plans.add(UNLOCK, "m", "alice", 0.0, route="sasha/reply/alice")
-    wrong_route = plans.take(held.token, 1.0, conversation="alice", route="sasha/reply/mallory")
-    assert isinstance(wrong_route, Refused)
-    assert "route" in wrong_route.reason
-    wrong_conversation = plans.take(held.token, 1.0, conversation="mallory", route="sasha/reply/alice")
-    assert isinstance(wrong_conversation, Refused)
-    assert "conversation" in wrong_conversation.reason
-    in_process = plans.take(held.token, 1.0)  # the chat has no route: it cannot settle an MQTT question
-    assert isinstance(in_process, Refused)
-    assert isinstance(plans.take(held.token, 1.0, conversation="alice", route="sasha/reply/alice"), Pending)
+@pytest.mark.parametrize(
+    ("mode", "lock", "unlock", "lamp"),
+    [
+        (ConfirmMode.NEVER, False, True, False),
+        (ConfirmMode.SENSITIVE, False, True, False),
+        (ConfirmMode.BOTH, True, True, False),
+        (ConfirmMode.ALWAYS, True, True, True),
+    ],
+)
+def test_which_plans_wait(home: Inventory, mode: ConfirmMode, lock: bool, unlock: bool, lamp: bool) -> None:
+    """Hold unlocking in every mode, locking only with `both` or `always`, a lamp only with `always`."""
+    assert needs_confirmation(home, [Action("front_door", {"lock": "locked"})], mode) is lock
+    assert needs_confirmation(home, [Action("front_door", {"lock": "unlocked"})], mode) is unlock
+    assert needs_confirmation(home, [Action("living_room_lamp", {"power": "on"})], mode) is lamp
+    assert needs_confirmation(home, [], mode) is False
 
 
-def test_plans_in_a_shared_file_are_seen_by_every_process(home: Inventory, tmp_path: Path) -> None:
-    """Accept in one store a token issued by another on the same file, once, with its routine."""
-    model = RoutineModel.model_validate(
-        {
-            "name": "Fan when humid",
-            "trigger": {"type": "state", "device": "bathroom_humidity", "capability": "humidity", "above": 60},
-            "conditions": [],
-            "actions": [{"device": "bathroom_fan", "set": {"power": "on"}, "reason": "steam"}],
-        }
-    )
-    routine, problems = check(home, model, request="fan when humid")
-    assert routine is not None, problems
-    one = PendingPlans(home, path=tmp_path / "pending.db")
-    two = PendingPlans(home, path=tmp_path / "pending.db")
-    held = one.add(routine.actions, "m", "c", 0.0, routine, route="sasha/response")
-    assert two.latest("c", 1.0) is not None
-    taken = two.take(held.token, 1.0, route="sasha/response")
-    assert isinstance(taken, Pending)
-    assert taken.routine is not None
-    assert taken.routine.name == "Fan when humid"
-    assert isinstance(one.take(held.token, 1.0, route="sasha/response"), Refused)
-    one.close()
-    two.close()
+def test_a_plan_waits_for_its_unsafe_part_and_names_only_that(home: Inventory) -> None:
+    """Name only the devices moved towards danger when a plan mixes both directions."""
+    plan = [Action("front_door", {"lock": "locked"}), Action("garage_door", {"position": 100})]
+    assert needs_confirmation(home, plan, ConfirmMode.SENSITIVE)
+    assert sensitive_devices(home, plan) == ["garage_door"]
+    assert sensitive_devices(home, plan, ConfirmMode.BOTH) == ["front_door", "garage_door"]
 
 
-def test_the_budget_never_lets_calls_pass_a_cap() -> None:
-    """Reserve a request's worst case, give back what it did not use, refuse past the caps."""
-    budget = ModelBudget(per_minute=10, per_day=13, per_request=4)
-    first = budget.reserve(0.0)
-    second = budget.reserve(0.0)
-    assert first is not None
-    assert second is not None
-    assert budget.reserve(0.0) is None  # 8 reserved + 4 > 10
-    budget.settle(first, 1)
-    budget.settle(second, 1)
-    third = budget.reserve(1.0)  # 2 used + 4 <= 10
-    assert third is not None
-    budget.settle(third, 4)
-    assert budget.counters(1.0)["model_calls_minute"] == 6
-    fourth = budget.reserve(61.0)  # a new minute; the day has 6 + 4 <= 13
-    assert fourth is not None
-    budget.settle(fourth, 4)
-    assert budget.reserve(122.0) is None  # the day is spent: 10 + 4 > 13
-    assert "a day" in budget.why_not(122.0)
-    assert budget.counters(122.0) == {"model_calls_minute": 0, "model_calls_day": 10, "model_budget_refused": 2}
-    assert budget.reserve(0.0 + 86401.0) is not None  # a day later
-
-
-def test_no_cap_means_no_refusal() -> None:
-    """Treat a cap of 0 as no cap."""
-    budget = ModelBudget(per_minute=0, per_day=0, per_request=4)
-    assert all(budget.reserve(0.0) is not None for _ in range(100))
+def test_a_device_marked_sensitive_has_no_safe_direction() -> None:
+    """Hold every change of a user-marked sensitive device; a valve with a position closes at 0."""
+    home = inventory.from_yaml(MARKED, "home.yaml")
+    assert needs_confirmation(home, [Action("heater_plug", {"power": "off"})], ConfirmMode.SENSITIVE)
+    assert not needs_confirmation(home, [Action("valve", {"position": 0})], ConfirmMode.SENSITIVE)
+    assert needs_confirmation(home, [Action("valve", {"position": 10})], ConfirmMode.SENSITIVE)

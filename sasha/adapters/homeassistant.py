@@ -21,7 +21,8 @@ from sasha.errors import DecodeError
 from sasha.home.capabilities import Value, ValueKind
 from sasha.home.inventory import Device, DeviceType, Wire
 
-# HA's names for the per-field topics of climate, fan and media entities.
+# HA's names for the per-field topics of climate, fan and media entities; `muted` travels as
+# ON/OFF on `<topic>/muted[/set]`, `track` as next/previous on `<topic>/track/set` only.
 _FIELDS = {
     "target_temperature": "temperature",
     "hvac_mode": "mode",
@@ -126,9 +127,10 @@ class HomeAssistantAdapter:
     def state_topics(self, device: Device) -> list[str]:
         """Return state_topic and the per-field state topics."""
         topics = [_state_topic(device)] if _json_light(device) or _main(device) else []
-        for name in device.capabilities:
+        for name, cap in device.capabilities.items():
             topic = field_state_topic(device, name)
-            if not _on_main_topics(device, name) and topic not in topics:
+            # A write-only capability (`track`) has a command topic and nothing to report.
+            if not _on_main_topics(device, name) and not cap.info.write_only and topic not in topics:
                 topics.append(topic)
         return topics
 
@@ -271,10 +273,10 @@ def _per_field(device: Device, name: str, raw: str) -> dict[str, Value]:
     if not raw:
         return {}
     kind = device.capabilities[name].info.kind
-    if kind is ValueKind.SENSOR_BOOL:
+    if kind in (ValueKind.SENSOR_BOOL, ValueKind.BOOLEAN):
         _, _, state_on, state_off = words(device, name)
         if raw.upper() not in (state_on.upper(), state_off.upper()):
-            raise DecodeError(f"binary sensor payload must be {state_on} or {state_off}, got {raw[:20]!r}")
+            raise DecodeError(f"{name} payload must be {state_on} or {state_off}, got {raw[:20]!r}")
         return {name: raw.upper() == state_on.upper()}
     if kind is ValueKind.COLOR:
         return {name: _color(raw)}

@@ -13,6 +13,8 @@ class ValueKind(enum.Enum):
     """How a capability's values are typed and checked."""
 
     FIXED = "fixed"  # one of a fixed set of words, e.g. power on/off
+    COMMAND = "command"  # one of a fixed set of words sent once and never reported, e.g. track next
+    BOOLEAN = "boolean"  # true/false that commands may set, e.g. muted
     CHOICE = "choice"  # one of the words the inventory lists, e.g. hvac_mode
     INTEGER = "integer"  # integer within min..max
     NUMBER = "number"  # number within min..max, multiple of step
@@ -41,6 +43,11 @@ class CapabilityInfo:
     def writable(self) -> bool:
         """Tell whether a command may set this capability."""
         return self.kind not in (ValueKind.SENSOR_NUMBER, ValueKind.SENSOR_BOOL)
+
+    @property
+    def write_only(self) -> bool:
+        """Tell whether the capability is a one-off command that no device reports back."""
+        return self.kind is ValueKind.COMMAND
 
     @property
     def ranged(self) -> bool:
@@ -104,6 +111,8 @@ CAPABILITIES: dict[str, CapabilityInfo] = {
         _percent("volume"),
         CapabilityInfo("playback", ValueKind.FIXED, words=("playing", "paused", "stopped")),
         CapabilityInfo("source", ValueKind.CHOICE),
+        CapabilityInfo("muted", ValueKind.BOOLEAN),
+        CapabilityInfo("track", ValueKind.COMMAND, words=("next", "previous")),
         _sensor("temperature", "°C"),
         _sensor("humidity", "%"),
         _sensor("illuminance", "lx"),

@@ -104,10 +104,12 @@ class Wire:
 
 @dataclass(frozen=True, slots=True)
 class Room:
-    """A room of the home."""
+    """A room of the home, with the floor it is on and other names people use for it."""
 
     id: str
     name: str
+    floor: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +161,13 @@ class Inventory:
         for device in self.devices.values():
             for label in {_normal(device.name), _normal(device.id), *map(_normal, device.aliases)}:
                 self._by_name.setdefault(label, []).append(device)
-        self._rooms_by_name = {_normal(r.name): r for r in self.rooms.values()}
-        self._rooms_by_name.update({_normal(r.id): r for r in self.rooms.values()})
+        self._rooms_by_name = {_normal(r.id): r for r in self.rooms.values()}
+        self._rooms_by_name.update({_normal(a): r for r in self.rooms.values() for a in r.aliases})
+        self._rooms_by_name.update({_normal(r.name): r for r in self.rooms.values()})
+        self.floors: dict[str, list[Room]] = {}
+        for room in self.rooms.values():
+            if room.floor is not None:
+                self.floors.setdefault(_normal(room.floor), []).append(room)
 
     def __len__(self) -> int:
         return len(self.devices)
@@ -174,8 +181,17 @@ class Inventory:
         return list(self._by_name.get(_normal(label), ()))
 
     def room(self, label: str) -> Room | None:
-        """Return the room with this id or name, or None."""
+        """Return the room with this id, name or alias, or None."""
         return self._rooms_by_name.get(_normal(label))
+
+    def room_labels(self) -> dict[str, Room]:
+        """Return every id, name and alias of a room (normalised) with its room."""
+        return dict(self._rooms_by_name)
+
+    def on_floor(self, floor: str) -> list[Device]:
+        """Return the devices of every room on a floor (its name, case and spaces ignored)."""
+        rooms = {r.id for r in self.floors.get(_normal(floor), ())}
+        return [d for d in self.devices.values() if d.room in rooms]
 
     def in_room(self, room_id: str) -> list[Device]:
         """Return the devices of a room."""
@@ -232,6 +248,8 @@ class _RawDevice(_Model):
 class _RawRoom(_Model):
     id: str
     name: str
+    floor: str | None = None
+    aliases: list[str] = Field(default_factory=list)
 
 
 class _RawHome(_Model):
@@ -340,13 +358,27 @@ def _build(raw: _RawInventory, lines: yamlsource.LineMap, problems: list[SourceP
     _check_topic(home.base_topic, ("home", "base_topic"), "base_topic", report)
 
     rooms: list[Room] = []
+    room_labels: dict[str, str] = {}
     for i, raw_room in enumerate(raw.rooms):
         if not _ID.match(raw_room.id):
             report(("rooms", i, "id"), f"room id '{raw_room.id}' must use only a-z, 0-9 and _")
         if any(r.id == raw_room.id for r in rooms):
             report(("rooms", i, "id"), f"duplicate room id '{raw_room.id}'")
             continue
-        rooms.append(Room(raw_room.id, raw_room.name))
+        if raw_room.floor is not None and not _normal(raw_room.floor):
+            report(("rooms", i, "floor"), f"room '{raw_room.id}': floor must not be empty")
+        for j, alias in enumerate(raw_room.aliases):
+            # One word must name one room: "downstairs bathroom" for two rooms would be a guess.
+            other = room_labels.get(_normal(alias))
+            if not _normal(alias):
+                report(("rooms", i, "aliases", j), f"room '{raw_room.id}': an alias must not be empty")
+            elif other is not None and other != raw_room.id:
+                report(
+                    ("rooms", i, "aliases", j), f"room '{raw_room.id}': alias '{alias}' already names room '{other}'"
+                )
+        for label in (raw_room.id, raw_room.name, *raw_room.aliases):
+            room_labels.setdefault(_normal(label), raw_room.id)
+        rooms.append(Room(raw_room.id, raw_room.name, raw_room.floor, tuple(raw_room.aliases)))
     room_ids = {r.id for r in rooms}
 
     devices: list[Device] = []

@@ -113,11 +113,15 @@ def check_value(capability: Capability, value: Any, *, where: str = "") -> Value
     """Normalise one value for a writable capability or raise a refusal."""
     where = where or capability.name
     kind = capability.info.kind
-    if kind in (ValueKind.FIXED, ValueKind.CHOICE):
-        allowed = capability.info.words if kind is ValueKind.FIXED else capability.values
+    if kind in (ValueKind.FIXED, ValueKind.CHOICE, ValueKind.COMMAND):
+        allowed = capability.values if kind is ValueKind.CHOICE else capability.info.words
         return _word(value, allowed, capability, where)
     if kind is ValueKind.COLOR:
         return _color(value, where)
+    if kind is ValueKind.BOOLEAN:
+        if not isinstance(value, bool):
+            raise Refused(ProblemCode.WRONG_TYPE, f"{where} must be true or false, not {value!r}")
+        return value
     if kind in (ValueKind.INTEGER, ValueKind.NUMBER):
         return _number(value, capability, where)
     raise Refused(ProblemCode.READ_ONLY, f"{where} is a sensor reading and cannot be set")
@@ -130,6 +134,8 @@ def check_reading(capability: Capability, value: Any) -> Value | None:
     telling us something, while a wrong type is garbage.
     """
     kind = capability.info.kind
+    if kind is ValueKind.COMMAND:
+        return None  # a one-off command has no state to report
     if kind in (ValueKind.FIXED, ValueKind.CHOICE):
         return value if isinstance(value, str) and value else None
     if kind is ValueKind.COLOR:
@@ -137,7 +143,7 @@ def check_reading(capability: Capability, value: Any) -> Value | None:
             return _color(value, capability.name)
         except Refused:
             return None
-    if kind is ValueKind.SENSOR_BOOL:
+    if kind in (ValueKind.SENSOR_BOOL, ValueKind.BOOLEAN):
         return value if isinstance(value, bool) else None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None

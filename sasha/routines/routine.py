@@ -136,7 +136,7 @@ def _threshold(
         problems.append(f"the {what} compares '{device.id}'.{capability.name} with a number, but it is not one")
         return None
     equals = item.equals
-    if isinstance(equals, str) and capability.info.kind is ValueKind.SENSOR_BOOL:
+    if isinstance(equals, str) and capability.info.kind in (ValueKind.SENSOR_BOOL, ValueKind.BOOLEAN):
         equals = equals.lower() in ("true", "on", "yes", "1")
     return Threshold(device.id, capability.name, item.above, item.below, equals)
 

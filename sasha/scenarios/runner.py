@@ -245,6 +245,7 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
                 confirm=ConfirmMode(config.get("confirm", "sensitive")),
                 routines=book,
                 clock=lambda: clock.now().timestamp(),
+                mirror=bed.mirror,
             )
             play = _Play(
                 scenario=scenario,

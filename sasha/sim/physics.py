@@ -37,6 +37,7 @@ _DEFAULTS: dict[str, Value] = {
     "lock": "locked",
     "volume": 20,
     "playback": "stopped",
+    "muted": False,
     "temperature": 20.5,
     "humidity": 45.0,
     "illuminance": 250.0,
@@ -69,6 +70,8 @@ def initial_values(device: Device) -> dict[str, Value]:
     """Return the plausible state a device starts in."""
     values: dict[str, Value] = {}
     for name, capability in device.capabilities.items():
+        if capability.info.write_only:
+            continue  # "next track" is an event, not a state
         default = _DEFAULTS.get(name, 0)
         if name == "hvac_mode":
             default = "heat" if "heat" in capability.values else capability.values[0]

@@ -64,6 +64,7 @@ class Simulator:
             for topic in adapter_for(device).command_topics(device):
                 self._routes.setdefault(topic, []).append(device)
         self.commands = 0
+        self.tracks: list[tuple[str, str]] = []
         for device_id, values in (initial or {}).items():
             problems = self._merge(device_id, values)
             if problems:
@@ -111,6 +112,9 @@ class Simulator:
             if capability is None:
                 problems.append(f"'{device_id}' has no capability '{name}'")
                 continue
+            if capability.info.write_only:
+                problems.append(f"'{device_id}'.{name} is a one-off command, not a state")
+                continue
             value = check_reading(capability, raw)
             if capability.writable:
                 try:
@@ -144,6 +148,12 @@ class Simulator:
                     _LOGGER.warning("'%s' ignores %s=%r: %s", device.id, name, value, err)
             if accepted:
                 self.commands += 1
+                track = accepted.pop("track", None)
+                if track is not None:
+                    # A player that skips a track plays the new one; the skip itself leaves no state.
+                    self.tracks.append((device.id, str(track)))
+                    if "playback" in device.capabilities:
+                        accepted.setdefault("playback", "playing")
                 self.state[device.id].update(accepted)
                 if device.protocol is Protocol.TASMOTA:
                     # The firmware answers a command at once; tele/STATE follows only every TelePeriod.

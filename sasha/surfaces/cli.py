@@ -55,7 +55,9 @@ def _common() -> _Parser:
     common.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
     common.add_argument("--state-dir", metavar="DIR", help="routines and audit log (env SASHA_STATE_DIR)")
     common.add_argument("--api-topic", metavar="T", help="MQTT API topic root (env SASHA_API_TOPIC)")
-    common.add_argument("--confirm", choices=["never", "sensitive", "always"], help="review policy (env SASHA_CONFIRM)")
+    common.add_argument(
+        "--confirm", choices=["never", "sensitive", "both", "always"], help="review policy (env SASHA_CONFIRM)"
+    )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
     _credentials(common)

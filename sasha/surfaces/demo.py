@@ -27,9 +27,14 @@ from sasha.surfaces.runtime import running
 
 TOUR = [
     "turn on the living room lamp",
-    "set the bedroom temperature to 19 degrees",
-    "close the curtains",
-    "turn on the fan",
+    "dim the kitchen lights to 30 percent",
+    "turn off all the lights upstairs",
+    "turn on the kitchen light and turn off the living room lamp",
+    "what's the temperature in the bedroom?",
+    "is the front door locked?",
+    "resume the tv",
+    "turn the volume up on the tv",
+    "lock the front door",
     "open the garage door",
     "make it cozy",
     "/state living room",

@@ -102,6 +102,7 @@ async def running(
                 routines=book,
                 pending=pending,
                 budget=budget,
+                mirror=mirror,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:

@@ -207,6 +207,27 @@ BROKEN = [
         "name 'Lamp' is already used by device 'lamp'",
     ),
     (
+        "room alias used twice",
+        _broken(
+            "  - {id: hall, name: Hall}\n  - {id: kitchen, name: Kitchen}",
+            "  - {id: hall, name: Hall, aliases: [entrance]}\n  - {id: kitchen, name: Kitchen, aliases: [entrance]}",
+        ),
+        5,
+        "alias 'entrance' already names room 'hall'",
+    ),
+    (
+        "room alias is another room's name",
+        _broken("  - {id: kitchen, name: Kitchen}", "  - {id: kitchen, name: Kitchen, aliases: [hall]}"),
+        5,
+        "alias 'hall' already names room 'hall'",
+    ),
+    (
+        "empty floor",
+        _broken("  - {id: hall, name: Hall}", "  - {id: hall, name: Hall, floor: ''}"),
+        4,
+        "floor must not be empty",
+    ),
+    (
         "command_topic on generic",
         _broken("    type: light", "    type: light\n    command_topic: a/b"),
         11,
@@ -341,3 +362,43 @@ def test_bad_wire_settings_are_reported_with_their_line(old: str, new: str, mess
     with pytest.raises(InventoryError) as err:
         inventory.from_yaml(_WIRED.replace(old, new))
     assert any(message in p.message for p in err.value.problems), err.value.problems
+
+
+FLOORS = """\
+rooms:
+  - {id: hall, name: Hall, floor: Ground floor, aliases: [entrance, Front Hall]}
+  - {id: den, name: Den, floor: ground floor}
+  - {id: loft, name: Loft, floor: upstairs}
+  - {id: shed, name: Shed}
+devices:
+  - {id: lamp, name: Lamp, room: hall, type: light, capabilities: {power: {}}}
+  - {id: den_lamp, name: Den lamp, room: den, type: light, capabilities: {power: {}}}
+  - {id: loft_lamp, name: Loft lamp, room: loft, type: light, capabilities: {power: {}}}
+  - id: radio
+    name: Radio
+    room: shed
+    type: media_player
+    protocol: tasmota
+    capabilities: {muted: {}, track: {}}
+"""
+
+
+def test_rooms_have_optional_floors_and_aliases() -> None:
+    """Find rooms by alias and devices by floor (case ignored); rooms without either stay valid."""
+    home = inventory.from_yaml(FLOORS.replace("protocol: tasmota", "protocol: zigbee2mqtt"), "home.yaml")
+    assert home.room("front hall") is home.rooms["hall"]
+    assert home.room("Entrance") is home.rooms["hall"]
+    assert home.rooms["shed"].floor is None
+    assert home.rooms["shed"].aliases == ()
+    assert [d.id for d in home.on_floor("GROUND FLOOR")] == ["lamp", "den_lamp"]
+    assert [d.id for d in home.on_floor("upstairs")] == ["loft_lamp"]
+    assert home.on_floor("cellar") == []
+
+
+def test_tasmota_cannot_carry_muted_or_track() -> None:
+    """Refuse media capabilities Tasmota has no command for, at load time."""
+    with pytest.raises(InventoryError) as caught:
+        inventory.from_yaml(FLOORS, "home.yaml")
+    messages = [p.message for p in caught.value.problems]
+    assert any("protocol tasmota cannot carry capability 'muted'" in m for m in messages), messages
+    assert any("protocol tasmota cannot carry capability 'track'" in m for m in messages), messages

@@ -159,3 +159,11 @@ def test_unknown_devices_never_pass(device_id: str) -> None:
     home: Inventory = HOME
     result = validate(home, device_id, {"power": "on"})
     assert result.ok == (device_id in home.devices and "power" in home.devices[device_id].capabilities)
+
+
+def test_muted_is_true_or_false_and_track_is_next_or_previous(home: Inventory) -> None:
+    """Accept muted as a boolean and track as next/previous; refuse anything else."""
+    assert validate(home, "living_room_tv", {"muted": True, "track": "Next"}).values == {"muted": True, "track": "next"}
+    wrong = validate(home, "living_room_tv", {"muted": "yes", "track": "shuffle"})
+    assert [p.code for p in wrong.problems] == [ProblemCode.WRONG_TYPE, ProblemCode.NOT_ALLOWED]
+    assert not validate(home, "bedroom_speaker", {"muted": 1}).ok

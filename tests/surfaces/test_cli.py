@@ -26,7 +26,7 @@ def test_check_prints_the_home(capsys: pytest.CaptureFixture[str]) -> None:
     """Print every device with its room, protocol and capabilities."""
     assert main(["check", "--devices", str(EXAMPLE)]) == 0
     out = capsys.readouterr().out
-    assert "37 devices in 8 rooms" in out
+    assert "39 devices in 9 rooms" in out
     assert "front_door" in out
     assert "target_temperature 5-30°C step 0.5" in out
     assert "zigbee2mqtt" in out
@@ -131,7 +131,11 @@ def test_demo_runs_with_no_broker_and_no_model() -> None:
     assert done.returncode == 0, out + done.stderr
     assert "Embedded MQTT broker at mqtt://127.0.0.1:" in out
     assert "Done. Living room lamp: power on." in out
-    assert "Which fan do you mean: Ceiling fan, Bathroom fan?" in out
+    assert "Done. Bedroom light: power off, Bedside lamp: power off, Bathroom light: power off" in out
+    assert "Done. Kitchen light: power on; Living room lamp: power off." in out
+    assert "The temperature in the Bedroom: " in out
+    assert "Yes, the Front door lock is locked." in out
+    assert "Done. Television: volume 30." in out
     assert "Shall I go ahead? (sensitive: Garage door)" in out
     assert out.count("No language model is configured") == 2  # once at start, once for the goal
     assert "Restored the previous state." in out

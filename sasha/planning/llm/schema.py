@@ -20,8 +20,10 @@ KINDS = ["plan", "routine", "clarify", "answer", "infeasible"]
 
 def _value_schema(capabilities: list[Capability]) -> dict[str, Any]:
     info = capabilities[0].info
-    if info.kind is ValueKind.FIXED:
+    if info.kind in (ValueKind.FIXED, ValueKind.COMMAND):
         return {"type": "string", "enum": list(info.words)}
+    if info.kind is ValueKind.BOOLEAN:
+        return {"type": "boolean"}
     if info.kind is ValueKind.CHOICE:
         words = sorted({w for c in capabilities for w in c.values})
         return {"type": "string", "enum": words}
