@@ -84,6 +84,18 @@ def _common() -> _Parser:
     return common
 
 
+def _add_discover(commands: Any) -> None:
+    """Add `sasha discover` and its flags."""
+    found = commands.add_parser(
+        "discover", allow_abbrev=False, help="write devices.yaml from what the broker announces"
+    )
+    found.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
+    _credentials(found)
+    found.add_argument("--out", type=Path, metavar="FILE", help="write the inventory here (default: print it)")
+    found.add_argument("--merge", type=Path, metavar="FILE", help="merge into this inventory, keeping your edits")
+    found.add_argument("--wait", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
+
+
 def _parser() -> argparse.ArgumentParser:
     # No abbreviated flags: `--mqtt-password SECRET` must not be taken for `--mqtt-password-file` and
     # echoed back in "cannot read the MQTT password file SECRET".
@@ -113,13 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     plan.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    found = commands.add_parser(
-        "discover", allow_abbrev=False, help="write devices.yaml from what the broker announces"
-    )
-    found.add_argument("--mqtt-url", metavar="URL", help="broker (env SASHA_MQTT_URL)")
-    found.add_argument("--out", type=Path, metavar="FILE", help="write the inventory here (default: print it)")
-    found.add_argument("--merge", type=Path, metavar="FILE", help="merge into this inventory, keeping your edits")
-    found.add_argument("--wait", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
+    _add_discover(commands)
 
     common = _common()
 
