@@ -117,8 +117,9 @@ NO_FLAG = {"mqtt_password"}
 
 def test_every_setting_has_its_row() -> None:
     """Give every setting a row in the design's table with its config key, variable and flag."""
-    keys = [k for k in config.Settings.model_fields if k != "planner"]
-    keys += [f"planner.{k}" for k in config.PlannerSettings.model_fields]
+    sections = {"planner": config.PlannerSettings, "api": config.ApiSettings, "budget": config.BudgetSettings}
+    keys = [k for k in config.Settings.model_fields if k not in sections]
+    keys += [f"{name}.{k}" for name, model in sections.items() for k in model.model_fields]
     rows = [line for line in DESIGN.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
     missing = []
     for key in keys:
