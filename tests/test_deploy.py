@@ -129,9 +129,11 @@ async def locked(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lock
         assert not any(password.encode() in audit for password in passwords.values())
 
 
-async def ask(client: aiomqtt.Client, user: str, body: dict[str, Any], topic: str = "sasha/request") -> dict[str, Any]:
+async def ask(
+    client: aiomqtt.Client, user: str, body: dict[str, Any], topic: str = "sasha/request", reply_to: str | None = None
+) -> dict[str, Any]:
     """Send `body` with a reply_to under the user's own prefix and wait for the reply there."""
-    reply_to = f"sasha/reply/{user}/{uuid.uuid4().hex[:8]}"
+    reply_to = reply_to or f"sasha/reply/{user}/{uuid.uuid4().hex[:8]}"
     await client.subscribe(reply_to, qos=1)
     await client.publish(topic, json.dumps({**body, "reply_to": reply_to}), qos=1)
     async with asyncio.timeout(20):
@@ -226,9 +228,11 @@ async def test_a_plain_user_can_neither_command_devices_nor_confirm(locked: Lock
         assert later["status"] == "done"
     assert (await device_state(locked, home, "front_door"))["lock"] == "locked"
     async with locked.client("owner") as owner:
-        asked = await ask(owner, "owner", {"text": "unlock the front door", "id": "o1"})
+        # A confirmation comes back on the reply route its question went to.
+        route = "sasha/reply/owner/o1"
+        asked = await ask(owner, "owner", {"text": "unlock the front door", "id": "o1"}, reply_to=route)
         assert asked["status"] == "needs_confirmation"
         confirm = {"token": asked["confirm_token"], "approve": True, "conversation": asked["conversation"]}
-        done = await ask(owner, "owner", confirm, topic="sasha/confirm")
+        done = await ask(owner, "owner", confirm, topic="sasha/confirm", reply_to=route)
     assert done["status"] == "done"
     assert (await device_state(locked, home, "front_door"))["lock"] == "unlocked"

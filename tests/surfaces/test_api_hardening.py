@@ -33,7 +33,7 @@ from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
 from sasha.policy import ModelBudget, PendingPlans
 from sasha.state import StateMirror
-from sasha.surfaces.daemon import Daemon, DaemonOptions
+from sasha.surfaces.daemon import Daemon, DaemonOptions, node_id
 from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, run_sasha, start_sasha
 from tests.surfaces.test_api import FORBIDDEN, HA_DISCOVERY
 
@@ -289,7 +289,8 @@ async def test_a_repeated_reply_is_a_new_payload(rig: Rig, tmp_path: Path) -> No
 async def test_discovery_is_announced_again_on_home_assistants_birth(rig: Rig, tmp_path: Path) -> None:
     """Announce the discovery configs again when Home Assistant says online on its status topic."""
     async with serving(rig, None, tmp_path, root="home/sasha2", home_name="Demo home"), _client(rig) as client:
-        await client.subscribe("homeassistant/+/+/+/config", qos=1)
+        # Sasha's own configs only: the simulated devices announce themselves on this prefix too.
+        await client.subscribe(f"homeassistant/+/{node_id('home/sasha2')}/+/config", qos=1)
         first = {(m := await _next(client)).topic.value: _json(m) for _ in range(2)}
         for topic in first:
             await client.publish(topic, b"", qos=1, retain=True)  # Home Assistant forgets them
