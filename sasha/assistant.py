@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sasha.audit import AuditLog, Entry
@@ -60,6 +60,7 @@ class Reply:
     confirm_token: str | None = None
     calls: tuple[CallRecord, ...] = ()
     path: str = "none"
+    limit: str | None = None  # deadline | call_cap | call_timeout: the limit that cut the request short
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as the MQTT API sends it."""
@@ -79,6 +80,7 @@ class Reply:
                 "model_calls": len(self.calls),
                 "tokens": tokens,
                 "latency_ms": round(sum(c.latency_ms for c in self.calls), 1),
+                "limit": self.limit,
             },
         }
 
@@ -184,7 +186,9 @@ class Assistant:
             # With a model, the planner can often tell which one from the conversation.
             return self._reply(request, "clarify", found.message, path="fast")
         result = await self.planner.plan(request.text, request.conversation)
-        return await self._after_plan(request, result, approve)
+        reply = await self._after_plan(request, result, approve)
+        # Say which limit (deadline, call cap, per-call timeout) cut the request short, if one did.
+        return replace(reply, limit=result.limit) if result.limit else reply
 
     async def _after_plan(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
         calls = result.calls

@@ -18,6 +18,7 @@ from sasha import __version__, config
 from sasha.errors import ConfigError, InventoryError, SashaError
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
+from sasha.planning.llm.settings import MAX_TOKENS
 from sasha.surfaces.render import describe
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +48,21 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument(
         "--max-model-calls", type=int, metavar="N", dest="planner.max_calls", help="per request, default 4"
     )
+    common.add_argument(
+        "--model-deadline",
+        type=float,
+        metavar="S",
+        dest="planner.deadline",
+        help="seconds per request for all its model calls (default 90)",
+    )
+    for kind, default in MAX_TOKENS.items():
+        common.add_argument(
+            f"--max-tokens-{kind}",
+            type=int,
+            metavar="N",
+            dest=f"planner.max_tokens_{kind}",
+            help=f"completion tokens of a {kind} call (default {default})",
+        )
     return common
 
 
@@ -114,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
-    names += ["planner.max_retries", "planner.max_calls"]
+    names += ["planner.max_retries", "planner.max_calls", "planner.deadline"]
+    names += [f"planner.max_tokens_{kind}" for kind in MAX_TOKENS]
     flags = {k: getattr(args, k, None) for k in names}
     try:
         settings = config.load(flags, config_file=args.config)
