@@ -10,16 +10,16 @@ stops it again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import socket
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
-
-import aiohttp
 
 from sasha.errors import SashaError
 
@@ -50,18 +50,25 @@ def _free_port() -> int:
 
 
 class TinyModelServer:
-    """Run llama-cpp-python's OpenAI-compatible server with SmolLM2-135M on loopback."""
+    """Run llama-cpp-python's OpenAI-compatible server with SmolLM2-135M on loopback.
 
-    def __init__(self, *, n_ctx: int = 4096, threads: int = 2, start_timeout: float = 180.0) -> None:
+    Starting and stopping are blocking (a session fixture calls them directly); `async with`
+    runs them in a thread.
+    """
+
+    # One thread: on a busy machine (tests run beside brokers and subprocesses) llama.cpp's
+    # threads wait for each other at every step; measured on a loaded 2-core machine, one
+    # thread generated 7 tokens/s where two managed 1.5.
+    def __init__(self, *, n_ctx: int = 4096, threads: int = 1, start_timeout: float = 180.0) -> None:
         self.n_ctx = n_ctx
         self.threads = threads
         self.start_timeout = start_timeout
         self.model = ALIAS
         self.base_url = ""
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    async def start(self) -> str:
+    def start(self) -> str:
         """Start the server and wait until it answers; return its base URL."""
         if importlib.util.find_spec("llama_cpp") is None:
             raise TinyModelUnavailable("llama-cpp-python is not installed: see the `realmodel` extra (`make test`)")
@@ -69,53 +76,38 @@ class TinyModelServer:
         port = _free_port()
         # The server's log goes to a file, not a pipe: a full pipe would stall the server.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--model_alias",
-            ALIAS,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(self.n_ctx),
-            "--n_threads",
-            str(self.threads),
-            "--n_threads_batch",
-            str(self.threads),
-            stdout=self._log,
-            stderr=self._log,
-        )
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx)]
+        command += ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=self._log)  # noqa: S603 - our own interpreter
         self.base_url = f"http://127.0.0.1:{port}/v1"
         try:
-            await self._wait_ready()
+            self._wait_ready()
         except BaseException:
-            await self.stop()
+            self.stop()
             raise
         return self.base_url
 
-    async def _wait_ready(self) -> None:
+    def _wait_ready(self) -> None:
         process = self._process
         if process is None:  # pragma: no cover - start() sets it
             raise TinyModelUnavailable("the tiny model server was not started")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.start_timeout
-        async with aiohttp.ClientSession() as session:
-            while loop.time() < deadline:
-                if process.returncode is not None:
-                    raise TinyModelUnavailable(
-                        f"the tiny model server exited with code {process.returncode}: {self.log_tail()}"
-                    )
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(f"{self.base_url}/models", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                        if r.status == 200:
-                            return
-                await asyncio.sleep(0.25)
-        raise TinyModelUnavailable(f"the tiny model server did not answer within {self.start_timeout:g} s")
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise TinyModelUnavailable(
+                    f"the tiny model server exited with code {process.returncode}: {self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.25)
+        raise TinyModelUnavailable(
+            f"the tiny model server did not answer within {self.start_timeout:g} s: {self.log_tail()}"
+        )
 
     def log_tail(self, size: int = 2000) -> str:
         """Return the end of the server's log (for error messages)."""
@@ -124,23 +116,22 @@ class TinyModelServer:
         self._log.seek(0)
         return self._log.read()[-size:].decode(errors="replace")
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         """Stop the server."""
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
+        if process is not None and process.poll() is None:
             process.terminate()
             try:
-                async with asyncio.timeout(10):
-                    await process.wait()
-            except TimeoutError:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                await process.wait()
+                process.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
 
     async def __aenter__(self) -> Self:
-        await self.start()
+        await asyncio.to_thread(self.start)
         return self
 
     async def __aexit__(
@@ -149,4 +140,4 @@ class TinyModelServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.stop()
+        await asyncio.to_thread(self.stop)
