@@ -50,12 +50,12 @@ STATUSES = {"done", "needs_confirmation", "clarify", "answer", "infeasible", "re
 KINDS = {"plan", "routine", "clarify", "answer", "infeasible", "error"}
 # Small bounds keep a rambling 135M model from holding the single-queue server for long.
 BOUNDS: dict[str, Any] = {
-    "max_tokens_plan": 160,
-    "max_tokens_repair": 160,
+    "max_tokens_plan": 128,
+    "max_tokens_repair": 128,
     "max_tokens_select": 80,
     "max_tokens_rooms": 40,
     "timeout": 60.0,
-    "deadline": 90.0,
+    "deadline": 60.0,
     "max_retries": 0,
 }
 
@@ -139,21 +139,19 @@ async def test_the_mode_fallback_finds_json_object_with_the_schema(proxy: Proxy)
     state = physics.initial_state(home)
     client = ModelClient(_settings(proxy.base_url, max_retries=2))
     planner = Planner(home, client, state=lambda: state)
-    first = await planner.plan("make the studio cozy for reading")
-    second = await planner.plan("make the bathroom bright")
+    result = await planner.plan("make the studio cozy for reading")
     await client.close()
     # No retry spent on the refusal, though two were allowed; the mode is remembered.
     assert proxy.seen[0] == ("json_schema", False, 500)
     assert proxy.formats().count("json_schema") == 1
     assert all(kind == "json_object" and schema for kind, schema, _ in proxy.seen[1:])
     assert client.mode is Mode.JSON_OBJECT_SCHEMA
-    for result in (first, second):
-        assert result.kind in KINDS
-        call = result.calls[0]
-        assert call.mode == "json_object+schema"
-        assert (call.prompt_tokens or 0) > 100  # the real tokenizer's count
-        assert 0 < (call.completion_tokens or 0) <= BOUNDS["max_tokens_plan"]
-        assert call.latency_ms > 0
+    assert result.kind in KINDS
+    call = result.calls[0]
+    assert call.mode == "json_object+schema"
+    assert (call.prompt_tokens or 0) > 100  # the real tokenizer's count
+    assert 0 < (call.completion_tokens or 0) <= BOUNDS["max_tokens_plan"]
+    assert call.latency_ms > 0
 
 
 async def test_a_timed_out_call_is_not_sent_again_and_the_deadline_holds(proxy: Proxy) -> None:
@@ -233,8 +231,7 @@ async def test_goals_over_the_api_never_publish_anything_invalid(rig: Rig, tiny_
     touched = {d.id for m in wire for d in rig.home.devices.values() if m.topic in adapter_for(d).command_topics(d)}
     assert touched.isdisjoint(sensitive)
     assert {d: rig.simulator.values(d) for d in sensitive} == before
-    planned = [r for r in replies[:2] if r["usage"]["model_calls"]]
-    assert all(r["usage"]["tokens"] > 0 and r["usage"]["latency_ms"] > 0 for r in planned)
+    assert all(r["usage"]["latency_ms"] > 0 for r in replies[:2] if r["usage"]["model_calls"])
 
 
 async def test_the_scenario_suite_runs_live_to_its_report(tiny_model: TinyModelServer, tmp_path: Path) -> None:
@@ -242,7 +239,7 @@ async def test_the_scenario_suite_runs_live_to_its_report(tiny_model: TinyModelS
     report = tmp_path / "report.json"
     env = clean_env(OPENAI_BASE_URL=tiny_model.base_url, SASHA_MODEL=tiny_model.model)
     args = ["scenario", "run", str(ROOT / "tests" / "scenarios" / "studio"), "--live", "--json", str(report)]
-    args += ["--max-tokens-plan", "160", "--max-tokens-repair", "160", "--model-deadline", "60"]
+    args += ["--max-tokens-plan", "128", "--max-tokens-repair", "128", "--model-deadline", "45"]
     code, out, err = await run_sasha(*args, env=env)
     assert code in (0, 1), err  # 1: some scenario failed, which a 135M model may well do
     data = json.loads(report.read_text(encoding="utf-8"))
