@@ -62,7 +62,18 @@ async def _example(args: argparse.Namespace) -> None:
     whole = prompts.system_prompt(templates, home, list(home.devices.values()), state, NOW)
     goals = [("named", g) for g in NAMED] + [("vague", g) for g in VAGUE]
     async with _server(args, 4 * len(goals)) as (base_url, model):
-        settings = ModelSettings(model=model, base_url=base_url, api_key="bench", timeout=300, max_retries=0)
+        # Only the prompt's size is measured: one generated token and no repair round keep a
+        # slow real server quick (the answer is cut off, which does not matter here).
+        settings = ModelSettings(
+            model=model,
+            base_url=base_url,
+            api_key="bench",
+            timeout=300,
+            deadline=600,
+            max_retries=0,
+            max_calls=1,
+            max_tokens_plan=1,
+        )
         client = ModelClient(settings)
         print(f"example home, {len(home)} devices; prompt tokens from the server's usage ({base_url})")
         print(f"{'goal':<36} {'kind':<6} {'whole home':>10} {'sasha':>6} {'share':>6}  calls")
