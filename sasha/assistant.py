@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,7 @@ class Reply:
     calls: tuple[CallRecord, ...] = ()
     path: str = "none"
     at: float = field(default_factory=time.time)
+    limit: str | None = None  # deadline | call_cap | call_timeout: the limit that cut the request short
 
     def to_json(self) -> dict[str, Any]:
         """Return the reply as the MQTT API sends it."""
@@ -88,6 +89,7 @@ class Reply:
                 "model_calls": len(self.calls),
                 "tokens": tokens,
                 "latency_ms": round(sum(c.latency_ms for c in self.calls), 1),
+                "limit": self.limit,
             },
         }
 
@@ -287,7 +289,7 @@ class Assistant:
             return None
         if not self.planner.has_model or self.budget is None:
             result = await self.planner.plan(request.text, request.conversation)
-            return await self._after_plan(request, result, approve)
+            return await self._planned(request, result, approve)
         reservation = self.budget.reserve(self._clock())
         if reservation is None:
             why = self.budget.why_not(self._clock())
@@ -298,7 +300,12 @@ class Assistant:
             used = len(result.calls)
         finally:
             self.budget.settle(reservation, used)
-        return await self._after_plan(request, result, approve)
+        return await self._planned(request, result, approve)
+
+    async def _planned(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
+        reply = await self._after_plan(request, result, approve)
+        # Say which limit (deadline, call cap, per-call timeout) cut the request short, if one did.
+        return replace(reply, limit=result.limit) if result.limit else reply
 
     async def _after_plan(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
         calls = result.calls

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sasha.errors import ConfigError
 from sasha.home import yamlsource
 from sasha.mqtt.connection import MqttSettings, redact_url
-from sasha.planning.llm.settings import ModelSettings
+from sasha.planning.llm.settings import MAX_TOKENS, ModelSettings
 
 # Setting (a dotted path into the config file) → environment variable.
 ENVIRONMENT = {
@@ -33,6 +33,11 @@ ENVIRONMENT = {
     "planner.timeout": "SASHA_MODEL_TIMEOUT",
     "planner.max_retries": "SASHA_MODEL_RETRIES",
     "planner.max_calls": "SASHA_MODEL_MAX_CALLS",
+    "planner.deadline": "SASHA_MODEL_DEADLINE",
+    "planner.max_tokens_plan": "SASHA_MAX_TOKENS_PLAN",
+    "planner.max_tokens_repair": "SASHA_MAX_TOKENS_REPAIR",
+    "planner.max_tokens_select": "SASHA_MAX_TOKENS_SELECT",
+    "planner.max_tokens_rooms": "SASHA_MAX_TOKENS_ROOMS",
     "planner.max_devices_in_prompt": "SASHA_MAX_DEVICES_IN_PROMPT",
     "planner.prompts_dir": "SASHA_PROMPTS_DIR",
     "api.reply_prefixes": "SASHA_API_REPLY_PREFIXES",
@@ -59,6 +64,12 @@ class PlannerSettings(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_calls: int = Field(default=4, ge=1, le=10)
+    # Seconds one request may spend on all its model calls; each call's timeout is cut to what is left.
+    deadline: float = Field(default=90.0, gt=0)
+    max_tokens_plan: int = Field(default=MAX_TOKENS["plan"], ge=16)
+    max_tokens_repair: int = Field(default=MAX_TOKENS["repair"], ge=16)
+    max_tokens_select: int = Field(default=MAX_TOKENS["select"], ge=16)
+    max_tokens_rooms: int = Field(default=MAX_TOKENS["rooms"], ge=16)
     max_devices_in_prompt: int = Field(default=40, ge=1)
     prompts_dir: Path | None = None
 
@@ -141,6 +152,11 @@ class Settings(BaseModel):
             timeout=planner.timeout,
             max_retries=planner.max_retries,
             max_calls=planner.max_calls,
+            deadline=planner.deadline,
+            max_tokens_plan=planner.max_tokens_plan,
+            max_tokens_repair=planner.max_tokens_repair,
+            max_tokens_select=planner.max_tokens_select,
+            max_tokens_rooms=planner.max_tokens_rooms,
         )
 
 

@@ -63,15 +63,17 @@ def extract_json(text: str) -> dict[str, Any]:
         # Checked once for the whole answer: every candidate below is a part of it.
         raise DecisionError(f"the answer is {too_deep.msg}; a decision is one short JSON object")
     candidates = [stripped, *(m.strip() for m in _FENCE.findall(stripped))]
+    # strict=False: llama.cpp's schema grammar lets raw newlines into strings, which strict JSON
+    # refuses; they are harmless in a message, and every id and value is validated anyway.
     for candidate in candidates:
         try:
-            data = json.loads(candidate)
+            data = json.loads(candidate, strict=False)
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict):
             return data
     # Prose around the object: try each "{" until one decodes to an object.
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     for match in re.finditer(r"\{", stripped):
         try:
             data, _ = decoder.raw_decode(stripped, match.start())

@@ -9,6 +9,7 @@ leaves here names a device the home lacks or a value a device cannot take.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -22,7 +23,14 @@ from sasha.home.inventory import Device, Inventory
 from sasha.home.validation import validate
 from sasha.planning import prompts, relevance
 from sasha.planning.decision import Decision, DecisionError, parse_decision, parse_rooms, parse_selection
-from sasha.planning.llm.client import CallLimitReached, CallLog, CallRecord, ModelClient, ModelError
+from sasha.planning.llm.client import (
+    CallLimitReached,
+    CallLog,
+    CallRecord,
+    DeadlineExceeded,
+    ModelClient,
+    ModelError,
+)
 from sasha.planning.llm.schema import decision_schema, rooms_schema, selection_schema
 from sasha.routines.routine import check as check_routine
 from sasha.routines.shapes import RoutineModel
@@ -53,6 +61,8 @@ class PlanResult:
     routine: RoutineModel | None = None
     calls: tuple[CallRecord, ...] = ()
     devices: tuple[str, ...] = ()
+    # Which limit cut the request short: "deadline", "call_cap" or "call_timeout" (None: none did).
+    limit: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -141,12 +151,15 @@ class Planner:
         """Decide what to do about `text`, in the context of the conversation so far."""
         if self._client is None:
             return PlanResult("error", NO_MODEL)
-        log = CallLog(self._client.settings.max_calls)
+        settings = self._client.settings
+        log = CallLog.starting_now(settings.max_calls, settings.deadline)
         try:
             result = await self._plan(self._client, text, conversation, log)
         except ModelError as err:
-            return PlanResult("error", f"The model could not help: {err}", calls=tuple(log.records))
-        return result
+            return PlanResult(
+                "error", f"The model could not help: {err}", calls=tuple(log.records), limit=log.limit_hit
+            )
+        return dataclasses.replace(result, limit=log.limit_hit)
 
     async def _plan(self, client: ModelClient, text: str, conversation: str, log: CallLog) -> PlanResult:
         history = self.conversations.history(conversation)
@@ -166,7 +179,8 @@ class Planner:
             retry = [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": repair}]
             try:
                 answer2 = await client.complete(retry, name="sasha_decision", schema=schema, purpose="repair", log=log)
-            except CallLimitReached:
+            except (CallLimitReached, DeadlineExceeded):
+                # Out of calls or time: what was valid in the first answer still stands.
                 answer2 = None
             if answer2 is not None:
                 decision2, actions2, problems2 = self._read(answer2)
@@ -190,9 +204,12 @@ class Planner:
 
     async def _devices_for(self, client: ModelClient, text: str, history: list[Turn], log: CallLog) -> list[Device]:
         everything = list(self._inventory.devices.values())
+        # A request that names rooms or devices is planned over those rooms (and the sensors
+        # that bear on it) at every home size: a short prompt is what a slow local model needs.
+        focused = relevance.focus(self._inventory, text)
         if len(everything) <= self._max_devices:
-            return everything
-        named = {d.id for d in relevance.mentioned(self._inventory, text)}
+            return focused or everything
+        named = {d.id for d in focused}
         if history:
             # Feedback such as "too bright" names nothing; the devices of the last turn still matter.
             named.update(history[-1].devices)
@@ -206,7 +223,7 @@ class Planner:
                 return candidates
         prompt = prompts.select_prompt(self._prompts, self._inventory, self._max_devices, candidates)
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
-        schema = selection_schema([d.id for d in candidates])
+        schema = selection_schema([d.id for d in candidates], self._max_devices)
         answer = await client.complete(messages, name="sasha_select", schema=schema, purpose="select", log=log)
         try:
             chosen = parse_selection(answer).devices
@@ -221,7 +238,7 @@ class Planner:
         limit = max(1, self._max_devices // 4)
         prompt = prompts.rooms_prompt(self._prompts, self._inventory, limit)
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
-        schema = rooms_schema(list(self._inventory.rooms))
+        schema = rooms_schema(list(self._inventory.rooms), limit)
         answer = await client.complete(messages, name="sasha_rooms", schema=schema, purpose="rooms", log=log)
         try:
             rooms = set(parse_rooms(answer).rooms[:limit])

@@ -103,7 +103,8 @@ def describe_device(device: Device, state: Mapping[str, Value]) -> str:
     flags = " [sensitive: the user must confirm]" if device.sensitive else ""
     # One line per device: a newline in a description must not forge another device.
     description = " ".join(device.description.split())
-    return f"{device.id} | {name} | {device.room} | {device.type.value}{flags} | {capabilities} | {description}"
+    line = f"{device.id} | {name} | {device.room} | {device.type.value}{flags} | {capabilities}"
+    return f"{line} | {description}" if description else line
 
 
 def describe_devices(devices: Iterable[Device], state: Mapping[str, Mapping[str, Value]]) -> str:

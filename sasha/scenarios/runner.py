@@ -29,7 +29,7 @@ from sasha.home.capabilities import Value, same_value
 from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
 from sasha.mqtt.embedded import EmbeddedBroker
 from sasha.mqtt.mosquitto import Mosquitto, find_mosquitto
-from sasha.planning.llm.client import ModelClient
+from sasha.planning.llm.client import Mode, ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.llm.settings import ModelSettings
 from sasha.planning.planner import Planner
@@ -193,10 +193,14 @@ class _Play:
             self.failures.append(f"{where}: model calls should be {expect.model_calls}, were {calls}")
 
 
+_LIVE_MODES: dict[str, Mode] = {}
+
+
 @contextlib.asynccontextmanager
 async def _model(live: ModelSettings | None) -> AsyncIterator[tuple[ModelClient, ScriptedModel | None]]:
     if live is not None:
-        client = ModelClient(live)
+        # One live server for the whole run: the output mode it accepts is found once.
+        client = ModelClient(live, modes=_LIVE_MODES)
         try:
             yield client, None
         finally:

@@ -19,6 +19,7 @@ from sasha import __version__, config
 from sasha.errors import ConfigError, InventoryError, SashaError
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
+from sasha.planning.llm.settings import MAX_TOKENS
 from sasha.surfaces.render import describe
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,6 +82,21 @@ def _common() -> _Parser:
     common.add_argument(
         "--model-calls-per-day", type=int, metavar="N", dest="budget.per_day", help="all requests, default 2000"
     )
+    common.add_argument(
+        "--model-deadline",
+        type=float,
+        metavar="S",
+        dest="planner.deadline",
+        help="seconds per request for all its model calls (default 90)",
+    )
+    for kind, default in MAX_TOKENS.items():
+        common.add_argument(
+            f"--max-tokens-{kind}",
+            type=int,
+            metavar="N",
+            dest=f"planner.max_tokens_{kind}",
+            help=f"completion tokens of a {kind} call (default {default})",
+        )
     return common
 
 
@@ -200,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
-    names += ["planner.max_retries", "planner.max_calls", "budget.per_minute", "budget.per_day"]
+    names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
+    names += [f"planner.max_tokens_{kind}" for kind in MAX_TOKENS]
     names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic"]
     flags = {k: getattr(args, k, None) for k in names}
     try:

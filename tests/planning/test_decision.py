@@ -162,3 +162,9 @@ def test_conversations_are_bounded() -> None:
     memory.add("c", Turn("c", "c", ()))
     assert memory.history("a") == []
     assert [t.user for t in memory.history("c")] == ["c"]
+
+
+def test_a_raw_newline_inside_a_string_is_accepted() -> None:
+    """Read an answer whose message holds a raw newline, as llama.cpp's schema grammar allows."""
+    decision = parse_decision('{"kind": "answer", "message": "two\nlines", "actions": [], "routine": null}')
+    assert decision.message == "two\nlines"

@@ -290,36 +290,70 @@ async def test_server_error_every_time(bench: Bench, caplog: pytest.LogCaptureFi
 
 
 async def test_timeout(rig: Rig, scripted: ScriptedModel) -> None:
-    """Give up on a model that does not answer in time, and touch nothing."""
-    async for bench in _bench(rig, scripted, timeout=0.3, max_retries=0):
+    """Give up on a model that does not answer in time, do not send the call again, and touch nothing."""
+    async for bench in _bench(rig, scripted, timeout=0.3, max_retries=2):
         bench.model.add({"delay": 2, **plan(("office_light", {"power": "on"}))})
         result, outcomes = await bench.run("desk light on")
         assert (result.kind, outcomes) == ("error", [])
         assert "did not answer within 0.3 s" in result.message
+        assert result.limit == "call_timeout"
+        assert bench.model.calls == 1  # retries are for 429, 5xx and the network, never a timeout
+        assert await bench.commands() == []
+
+
+async def test_the_deadline_holds_across_the_calls_of_a_request(rig: Rig, scripted: ScriptedModel) -> None:
+    """Cut the repair call to what is left of the request's deadline, and keep the valid part of the plan."""
+    async for bench in _bench(rig, scripted, timeout=10.0, deadline=2.0):
+        bad = ("coffee_machine", {"power": "on"})
+        bench.model.add(
+            {"delay": 0.2, **plan(bad, ("office_light", {"power": "on"}))},
+            {"delay": 5, **plan(("office_light", {"power": "on"}))},
+        )
+        result, outcomes = await bench.run("desk light on")
+        assert result.limit == "deadline"
+        assert [c.purpose for c in result.calls] == ["plan", "repair"]
+        assert "deadline" in (result.calls[1].error or "")
+        assert bench.model.calls == 2
+        assert [o.action.device for o in outcomes] == ["office_light"]
+        assert "no device 'coffee_machine'" in result.dropped[0]
+
+
+async def test_a_request_past_its_deadline_says_so(rig: Rig, scripted: ScriptedModel) -> None:
+    """Answer `error` naming the deadline when the first call uses up the whole budget."""
+    async for bench in _bench(rig, scripted, timeout=5.0, deadline=0.3):
+        bench.model.add({"delay": 2, **plan(("office_light", {"power": "on"}))})
+        result, outcomes = await bench.run("desk light on")
+        assert (result.kind, outcomes, result.limit) == ("error", [], "deadline")
+        assert "0.3 s deadline" in result.message
         assert await bench.commands() == []
 
 
 async def test_json_schema_rejection_falls_back_and_is_remembered(rig: Rig) -> None:
-    """Fall back to json_object when json_schema is refused, and keep using it."""
+    """Fall back to json_object with the schema attached when json_schema is refused, and keep using it."""
     async with ScriptedModel(rejects=["json_schema"]) as server:
         async for bench in _bench(rig, server):
             server.add(plan(("office_light", {"power": "on"})), plan(("office_light", {"power": "off"})))
             result, _ = await bench.run("desk light on")
             assert result.kind == "plan"
             assert server.rejected == 1
-            assert server.requests[0]["response_format"] == {"type": "json_object"}
+            response_format = server.requests[0]["response_format"]
+            assert response_format["type"] == "json_object"
+            assert (
+                "office_light"
+                in response_format["schema"]["properties"]["actions"]["items"]["properties"]["device"]["enum"]
+            )
             await bench.run("desk light off")
             assert server.rejected == 1
-            assert bench.client.mode == "json_object"
+            assert bench.client.mode == "json_object+schema"
 
 
 async def test_plain_prompting_when_no_structured_mode_is_accepted(rig: Rig) -> None:
-    """Fall back to plain prompting when both structured modes are refused."""
+    """Fall back to plain prompting when every structured mode is refused."""
     async with ScriptedModel(rejects=["json_schema", "json_object"]) as server:
         async for bench in _bench(rig, server):
             server.add({"raw": "Here you go:\n" + json.dumps(plan(("office_light", {"power": "on"})))})
             result, outcomes = await bench.run("desk light on")
-            assert server.rejected == 2
+            assert server.rejected == 3  # json_schema, json_object with the schema, json_object
             assert "response_format" not in server.requests[0]
             assert "exactly one JSON object" in server.requests[0]["messages"][0]["content"]
             assert [o.action.device for o in outcomes] == ["office_light"]
@@ -395,6 +429,7 @@ async def test_the_call_cap_stops_the_repair(rig: Rig, scripted: ScriptedModel) 
         assert bench.model.calls == 1
         assert [o.action.device for o in outcomes] == ["office_light"]
         assert "no device 'coffee_machine'" in result.dropped[0]
+        assert result.limit == "call_cap"
 
 
 async def test_models_endpoint(scripted: ScriptedModel) -> None:

@@ -10,7 +10,7 @@ from sasha.home.inventory import Inventory
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.planning.relevance import mentioned
+from sasha.planning.relevance import focus, mentioned, sensors_for
 from sasha.sim import synthetic
 from tests.conftest import model_settings
 
@@ -104,3 +104,32 @@ async def test_a_huge_home_picks_rooms_first(scripted: ScriptedModel) -> None:
     assert HUGE.devices[in_rooms[0]].id not in catalog  # rooms and kinds only, no device ids
     assert sorted(_prompt_devices(scripted.requests[1])) == sorted(in_rooms)
     assert result.kind == "clarify"
+
+
+def test_focus_is_the_named_rooms_plus_sensors_they_lack(home: Inventory) -> None:
+    """Take the named rooms' devices, and sensors elsewhere only for readings those rooms cannot take."""
+    living = {d.id for d in home.in_room("living_room")}
+    # The living room reads its own temperature: no other room's thermometer is needed.
+    assert {d.id for d in focus(home, "make the living room cozy")} == living
+    kitchen = {d.id for d in home.in_room("kitchen")}
+    warmer = {d.id for d in focus(home, "warm up the kitchen")}
+    assert kitchen < warmer
+    assert {"garden_sensor", "bedroom_climate"} <= warmer
+    assert all(not home.devices[i].writable for i in warmer - kitchen)
+    assert focus(home, "help me sleep better") == []
+    assert {d.id for d in sensors_for(home, "the bathroom is too humid")} >= {"bathroom_humidity"}
+
+
+async def test_a_named_room_narrows_the_prompt_of_a_small_home(home: Inventory, scripted: ScriptedModel) -> None:
+    """List only the named room's devices even under the prompt limit; a vague goal keeps the whole home."""
+    client = ModelClient(model_settings(scripted))
+    planner = Planner(home, client, state=lambda: {}, max_devices_in_prompt=40)
+    answer = {"kind": "answer", "message": "ok", "actions": [], "routine": None}
+    scripted.add(answer, answer)
+    await planner.plan("make the bathroom nice")
+    await planner.plan("make it cozy")
+    await client.close()
+    assert sorted(_prompt_devices(scripted.requests[0])) == sorted(d.id for d in home.in_room("bathroom"))
+    assert len(_prompt_devices(scripted.requests[1])) == len(home)
+    enum = scripted.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["actions"]  # type: ignore[index]
+    assert set(enum["items"]["properties"]["device"]["enum"]) <= {d.id for d in home.in_room("bathroom")}

@@ -160,3 +160,21 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["ask", "--help"])
     assert "--max-devices-in-prompt" in capsys.readouterr().out
+
+
+def test_deadline_and_token_bounds_are_settings(tmp_path: Path) -> None:
+    """Read the request deadline and the per-kind token bounds from the file, the environment and flags."""
+    file = tmp_path / "sasha.yaml"
+    file.write_text("planner:\n  deadline: 45\n  max_tokens_select: 200\n", encoding="utf-8")
+    environ = {"SASHA_MODEL_DEADLINE": "60", "SASHA_MAX_TOKENS_PLAN": "500", "OPENAI_BASE_URL": "http://x/v1"}
+    settings = config.load({"planner.max_tokens_rooms": 90}, environ=environ, config_file=file)
+    assert settings.planner.deadline == 60
+    model = settings.model_settings(environ)
+    assert model is not None
+    assert (model.deadline, model.max_tokens("plan"), model.max_tokens("select"), model.max_tokens("rooms")) == (
+        60,
+        500,
+        200,
+        90,
+    )
+    assert config.load(environ={}).planner.deadline == 90

@@ -17,6 +17,14 @@ from sasha.home.inventory import Capability, Device
 
 KINDS = ["plan", "routine", "clarify", "answer", "infeasible"]
 
+# Bounds on what the model writes, in the schema itself: servers that constrain decoding
+# (llama.cpp) stop a string at its maxLength, where a small model would otherwise ramble on
+# until `max_tokens` cut the JSON off. Parsing does not enforce them (OpenAI may ignore them).
+MAX_MESSAGE = 240
+MAX_REASON = 80
+MAX_ACTIONS = 8
+MAX_NAME = 80
+
 
 def _value_schema(capabilities: list[Capability]) -> dict[str, Any]:
     info = capabilities[0].info
@@ -58,7 +66,7 @@ def _action_schema(devices: Sequence[Device]) -> dict[str, Any]:
         "properties": {
             "device": {"type": "string", "enum": [d.id for d in writable]},
             "set": _set_schema(writable),
-            "reason": {"type": "string"},
+            "reason": {"type": "string", "maxLength": MAX_REASON},
         },
         "required": ["device", "set", "reason"],
         "additionalProperties": False,
@@ -100,10 +108,10 @@ def decision_schema(devices: Sequence[Device]) -> dict[str, Any]:
     routine = {
         "type": "object",
         "properties": {
-            "name": {"type": "string"},
+            "name": {"type": "string", "maxLength": MAX_NAME},
             "trigger": trigger,
-            "conditions": {"type": "array", "items": condition},
-            "actions": {"type": "array", "items": action},
+            "conditions": {"type": "array", "items": condition, "maxItems": 4},
+            "actions": {"type": "array", "items": action, "maxItems": MAX_ACTIONS},
         },
         "required": ["name", "trigger", "conditions", "actions"],
     }
@@ -111,8 +119,8 @@ def decision_schema(devices: Sequence[Device]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "kind": {"type": "string", "enum": KINDS},
-            "message": {"type": "string"},
-            "actions": {"type": "array", "items": action},
+            "message": {"type": "string", "maxLength": MAX_MESSAGE},
+            "actions": {"type": "array", "items": action, "maxItems": MAX_ACTIONS},
             "routine": {"anyOf": [routine, {"type": "null"}]},
         },
         "required": ["kind", "message", "actions", "routine"],
@@ -120,21 +128,28 @@ def decision_schema(devices: Sequence[Device]) -> dict[str, Any]:
     }
 
 
-def selection_schema(ids: Sequence[str]) -> dict[str, Any]:
-    """Return the schema of a selection answer over `ids`."""
+def _ids(ids: Sequence[str], limit: int | None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": {"type": "string", "enum": list(ids)}}
+    if limit is not None:
+        schema["maxItems"] = limit
+    return schema
+
+
+def selection_schema(ids: Sequence[str], limit: int | None = None) -> dict[str, Any]:
+    """Return the schema of a selection answer over `ids` (at most `limit` of them)."""
     return {
         "type": "object",
-        "properties": {"devices": {"type": "array", "items": {"type": "string", "enum": list(ids)}}},
+        "properties": {"devices": _ids(ids, limit)},
         "required": ["devices"],
         "additionalProperties": False,
     }
 
 
-def rooms_schema(ids: Sequence[str]) -> dict[str, Any]:
-    """Return the schema of a room selection answer over room `ids`."""
+def rooms_schema(ids: Sequence[str], limit: int | None = None) -> dict[str, Any]:
+    """Return the schema of a room selection answer over room `ids` (at most `limit` of them)."""
     return {
         "type": "object",
-        "properties": {"rooms": {"type": "array", "items": {"type": "string", "enum": list(ids)}}},
+        "properties": {"rooms": _ids(ids, limit)},
         "required": ["rooms"],
         "additionalProperties": False,
     }

@@ -9,6 +9,15 @@ A scripted answer is one of:
 - `{"raw": "text"}`: exactly this content (prose, fences, broken JSON, "");
 - `{"http_error": 500, "message_text": "..."}`: an OpenAI-style error with that status;
 - any of them with `"delay": seconds` added: wait that long first (for timeouts).
+
+It can also play a server that refuses some structured-output modes (`rejects`), with the
+status code such servers really use: 400 or 422 for most, 500 for llama-cpp-python's server,
+whose refusal is a validation message naming `response_format`.
+
+Usage counts tokens with `estimate_tokens`: one token per run of letters, per digit and per
+punctuation mark. That is close to what the BPE tokenizers of small local models (Llama,
+SmolLM) report for prompts full of ids, numbers and punctuation, and closer than the usual
+"four characters a token" rule, which holds for English prose only.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -26,6 +36,12 @@ from aiohttp import web
 
 Answer = Mapping[str, Any]
 _SPECIAL = frozenset({"raw", "http_error", "message_text", "delay", "retry_after_ms"})
+_TOKEN = re.compile(r"[A-Za-z]+|\d|[^\sA-Za-z\d]")
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimate the tokens of a text: one per run of letters, per digit, per punctuation mark."""
+    return len(_TOKEN.findall(text))
 
 
 class ScriptedModel:
@@ -37,16 +53,19 @@ class ScriptedModel:
         *,
         model: str = "scripted",
         rejects: Iterable[str] = (),
+        reject_status: int = 400,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.model = model
         self.answers: collections.deque[Answer] = collections.deque(answers)
-        # response_format types this server refuses with HTTP 400, like servers that
-        # do not support structured output.
+        # response_format types this server refuses (with `reject_status`), like servers that do
+        # not support structured output; "json_object+schema" refuses json_object only when a
+        # schema is attached to it.
         self.rejects = frozenset(rejects)
+        self.reject_status = reject_status
         self.requests: list[dict[str, Any]] = []
-        self.rejected = 0
+        self.refused: list[dict[str, Any]] = []
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -55,6 +74,11 @@ class ScriptedModel:
     def add(self, *answers: Answer) -> None:
         """Queue more answers."""
         self.answers.extend(answers)
+
+    @property
+    def rejected(self) -> int:
+        """Return how many requests were refused for their response_format."""
+        return len(self.refused)
 
     @property
     def calls(self) -> int:
@@ -110,10 +134,17 @@ class ScriptedModel:
             return _error(400, "request body is not JSON")
         if not isinstance(body, dict):
             return _error(400, "request body must be a JSON object")
-        mode = (body.get("response_format") or {}).get("type")
-        if mode in self.rejects:
-            self.rejected += 1
-            return _error(400, f"response_format type '{mode}' is not supported", param="response_format")
+        response_format = body.get("response_format") or {}
+        mode = response_format.get("type")
+        refused = mode in self.rejects or (
+            mode == "json_object" and "schema" in response_format and "json_object+schema" in self.rejects
+        )
+        if refused:
+            self.refused.append(body)
+            status = self.reject_status
+            # llama-cpp-python answers 500 with pydantic's validation text, not an OpenAI error.
+            message = f"1 validation error for request\nresponse_format\n  '{mode}' is not supported"
+            return _error(status, message, param="response_format")
         self.requests.append(body)
         if not self.answers:
             return _error(500, "the scripted model has no answer left")
@@ -128,7 +159,8 @@ class ScriptedModel:
             content = str(answer["raw"])
         else:
             content = json.dumps({k: v for k, v in answer.items() if k not in _SPECIAL})
-        prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+        prompt_tokens = sum(estimate_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
+        completion_tokens = estimate_tokens(content)
         return web.json_response(
             {
                 "id": f"chatcmpl-scripted-{len(self.requests)}",
@@ -142,11 +174,10 @@ class ScriptedModel:
                         "finish_reason": "stop",
                     }
                 ],
-                # Roughly four characters a token, as for English text.
                 "usage": {
-                    "prompt_tokens": prompt_chars // 4,
-                    "completion_tokens": len(content) // 4,
-                    "total_tokens": prompt_chars // 4 + len(content) // 4,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
                 },
             }
         )

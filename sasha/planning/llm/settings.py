@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# Completion tokens each kind of call may use. A decision with a few actions is ~150 tokens;
+# the bound stops a small model that rambles inside a string from holding a slow local
+# server for minutes. The schemas bound the strings too (see `schema`).
+MAX_TOKENS = {"plan": 600, "repair": 600, "select": 300, "rooms": 120}
+
 
 @dataclass(frozen=True, slots=True)
 class ModelSettings:
@@ -16,9 +21,27 @@ class ModelSettings:
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     temperature: float = 0.2
+    # Seconds one call may take; a call that times out is not sent again.
     timeout: float = 30.0
+    # Retries of 429, of 5xx that are not refusals, and of connection errors.
     max_retries: int = 2
     max_calls: int = 4
+    # Seconds one request may spend on all its model calls together.
+    deadline: float = 90.0
+    max_tokens_plan: int = MAX_TOKENS["plan"]
+    max_tokens_repair: int = MAX_TOKENS["repair"]
+    max_tokens_select: int = MAX_TOKENS["select"]
+    max_tokens_rooms: int = MAX_TOKENS["rooms"]
+
+    def max_tokens(self, purpose: str) -> int:
+        """Return the completion-token bound of one kind of call (plan, repair, select, rooms)."""
+        bounds = {
+            "plan": self.max_tokens_plan,
+            "repair": self.max_tokens_repair,
+            "select": self.max_tokens_select,
+            "rooms": self.max_tokens_rooms,
+        }
+        return bounds.get(purpose, self.max_tokens_plan)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ModelSettings | None:

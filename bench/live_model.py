@@ -1,0 +1,137 @@
+"""A live model over the scenario goals: calls, tokens, latency and how usable its answers were.
+
+Every `say` step of the scenario files that reaches the model in replay (it has scripted
+answers) is planned once through the real planner and the real `openai` SDK, against
+`OPENAI_BASE_URL` (with `SASHA_MODEL`) or, when that is not set, the bundled tiny model server
+(llama-cpp-python + SmolLM2-135M, `make realmodel`). Printed per goal and in total: model
+calls, prompt and completion tokens, latency p50/p95 per call, the share of first answers that
+were a structurally valid decision, the share that needed the repair round, and the share that
+stayed unusable.
+
+    .venv/bin/python bench/live_model.py [PATH ...] [--max-tokens-plan N] [--deadline S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sasha.planning.decision import DecisionError, parse_decision
+from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
+from sasha.planning.llm.tiny import TinyModelServer
+from sasha.planning.planner import Planner
+from sasha.scenarios.files import discover, load
+from sasha.sim import physics
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = [ROOT / "tests" / "scenarios" / "studio"]
+
+
+class RecordingClient(ModelClient):
+    """A model client that keeps the content of every answer (to judge the first one)."""
+
+    answers: list[tuple[str, str]]
+
+    async def complete(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        name: str,
+        schema: Mapping[str, Any],
+        purpose: str,
+        log: CallLog,
+    ) -> str:
+        """Return and remember the content of one completion."""
+        content = await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
+        self.answers.append((purpose, content))
+        return content
+
+
+@contextlib.asynccontextmanager
+async def _server() -> AsyncIterator[tuple[str, str]]:
+    if os.environ.get("OPENAI_BASE_URL"):
+        yield os.environ["OPENAI_BASE_URL"], os.environ.get("SASHA_MODEL", "default")
+        return
+    async with TinyModelServer() as tiny:
+        yield tiny.base_url, tiny.model
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def main() -> None:
+    """Plan every model goal of the scenarios once and print the table."""
+    parser = argparse.ArgumentParser(description="A live model over the scenario goals.")
+    parser.add_argument("paths", nargs="*", type=Path, default=DEFAULT)
+    parser.add_argument("--max-tokens-plan", type=int, default=None, help="completion tokens of plan/repair calls")
+    parser.add_argument("--deadline", type=float, default=90.0, help="seconds per request (default 90)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call (default 60)")
+    args = parser.parse_args()
+    goals = []
+    for path in discover(args.paths):
+        scenario = load(path)
+        goals += [(scenario, step.say) for step in scenario.steps if step.say and step.model]
+    bounds: dict[str, Any] = {}
+    if args.max_tokens_plan:
+        bounds = {"max_tokens_plan": args.max_tokens_plan, "max_tokens_repair": args.max_tokens_plan}
+    async with _server() as (base_url, model):
+        settings = ModelSettings(
+            model=model,
+            base_url=base_url,
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            timeout=args.timeout,
+            deadline=args.deadline,
+            max_retries=0,
+            **bounds,
+        )
+        client = RecordingClient(settings)
+        print(f"{len(goals)} goals against {base_url} ({model})")
+        print(f"{'goal':<44} {'calls':>5} {'prompt':>7} {'compl.':>6} {'first':>6}  result")
+        latencies: list[float] = []
+        rows = []
+        for scenario, text in goals:
+            client.answers = []
+            state = physics.initial_state(scenario.home)
+            planner = Planner(scenario.home, client, state=lambda state=state: state)  # type: ignore[misc]
+            result = await planner.plan(text or "")
+            latencies += [c.latency_ms for c in result.calls if c.error is None]
+            plans = [content for purpose, content in client.answers if purpose == "plan"]
+            try:
+                first_ok = bool(plans) and parse_decision(plans[0]) is not None
+            except DecisionError:
+                first_ok = False
+            repaired = any(c.purpose == "repair" for c in result.calls)
+            unusable = result.kind == "error"
+            prompt = sum(c.prompt_tokens or 0 for c in result.calls)
+            completion = sum(c.completion_tokens or 0 for c in result.calls)
+            rows.append((len(result.calls), prompt, completion, first_ok, repaired, unusable))
+            outcome = result.kind + (f" ({result.limit})" if result.limit else "")
+            print(
+                f"{(text or '')[:44]:<44} {len(result.calls):>5} {prompt:>7,} {completion:>6,} "
+                f"{'valid' if first_ok else 'no':>6}  {outcome}"
+            )
+        await client.close()
+    count = len(rows) or 1
+    print()
+    print(f"model calls per goal:          {statistics.mean(r[0] for r in rows):.2f}")
+    print(f"prompt tokens per goal:        {statistics.mean(r[1] for r in rows):,.0f}")
+    print(f"completion tokens per goal:    {statistics.mean(r[2] for r in rows):,.0f}")
+    p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
+    print(f"latency per call:              p50 {p50:,.0f} ms, p95 {p95:,.0f} ms")
+    print(f"valid decision on first call:  {100 * sum(r[3] for r in rows) / count:.0f} %")
+    print(f"needed the repair round:       {100 * sum(r[4] for r in rows) / count:.0f} %")
+    print(f"unusable (error):              {100 * sum(r[5] for r in rows) / count:.0f} %")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
