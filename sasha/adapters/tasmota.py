@@ -25,13 +25,13 @@ _COMMANDS = {
 # Tasmota's CT command only takes 153..500 mireds.
 _CT_MIN, _CT_MAX = 153, 500
 # Keys a SENSOR message carries under each sensor's name (e.g. {"AM2301": {"Temperature": 21}}).
-_SENSOR_KEYS = {
+SENSOR_KEYS = {
     "Temperature": "temperature",
     "Humidity": "humidity",
     "Illuminance": "illuminance",
     "CarbonDioxide": "co2",
 }
-_ENERGY_KEYS = {"Power": "power_usage", "Total": "energy"}
+ENERGY_KEYS = {"Power": "power_usage", "Total": "energy"}
 
 
 class TasmotaAdapter:
@@ -108,10 +108,10 @@ class TasmotaAdapter:
                 state["Color"] = str(value).lstrip("#").upper()
             elif name == "position":
                 state["Shutter1"] = {"Position": value}
-            elif name in _ENERGY_KEYS.values():
-                energy[_key_for(_ENERGY_KEYS, name)] = value
+            elif name in ENERGY_KEYS.values():
+                energy[_key_for(ENERGY_KEYS, name)] = value
             else:
-                sensors[_key_for(_SENSOR_KEYS, name)] = value
+                sensors[_key_for(SENSOR_KEYS, name)] = value
         messages = []
         if state:
             messages.append(adapters.Message(f"tele/{device.topic}/STATE", _convert.dump(state), retain=True))
@@ -164,7 +164,7 @@ def _sensor_values(data: dict[str, Any]) -> dict[str, Value]:
     for section, readings in data.items():
         if not isinstance(readings, dict):
             continue
-        table = _ENERGY_KEYS if section == "ENERGY" else _SENSOR_KEYS
+        table = ENERGY_KEYS if section == "ENERGY" else SENSOR_KEYS
         for key, name in table.items():
             if key in readings:
                 values[name] = readings[key]

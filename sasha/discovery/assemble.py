@@ -94,8 +94,8 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
     names = {n.lower() for n in taken_names}
     result = []
     for found in sorted(findings.devices, key=lambda f: (f.protocol, f.area or "~", f.name.lower())):
-        ident = _unique(slug(found.name), ids, "_")
-        name = _unique(found.name, names, " ", fold=True)
+        ident = unique(slug(found.name), ids, "_")
+        name = unique(found.name, names, " ", fold=True)
         data: dict[str, Any] = {
             "id": ident,
             "name": name,
@@ -152,7 +152,8 @@ def rooms_for(entries_: Iterable[Entry], findings: Findings) -> list[dict[str, s
     return rooms
 
 
-def _unique(base: str, taken: set[str], joiner: str, *, fold: bool = False) -> str:
+def unique(base: str, taken: set[str], joiner: str, *, fold: bool = False) -> str:
+    """Return `base`, or `base<joiner>2`, 3, … : the first not in `taken`, which it joins."""
     candidate, count = base, 1
     while (candidate.lower() if fold else candidate) in taken:
         count += 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sasha.adapters import adapter_for
-from sasha.discovery.assemble import ORDER, UNASSIGNED, Entry
+from sasha.discovery.assemble import ORDER, UNASSIGNED, Entry, unique
 from sasha.home import inventory
 from sasha.home.inventory import Device, Inventory
 
@@ -110,8 +110,8 @@ def merge(
     taken_names = {str(d.get("name")).lower() for d in raw_devices}
     for entry in added:
         data = dict(entry.data)
-        data["id"] = _free(data["id"], taken_ids, "_")
-        data["name"] = _free(data["name"], taken_names, " ", fold=True)
+        data["id"] = unique(data["id"], taken_ids, "_")
+        data["name"] = unique(data["name"], taken_names, " ", fold=True)
         result.entries.append(Entry(data, ["new", *entry.comments], entry.found))
         result.added.append(data["id"])
         room = data["room"]
@@ -120,12 +120,3 @@ def merge(
             result.rooms.append(dict(names.get(room, UNASSIGNED)))
             room_ids.add(room)
     return result
-
-
-def _free(base: str, taken: set[str], joiner: str, *, fold: bool = False) -> str:
-    candidate, count = base, 1
-    while (candidate.lower() if fold else candidate) in taken:
-        count += 1
-        candidate = f"{base}{joiner}{count}"
-    taken.add(candidate.lower() if fold else candidate)
-    return candidate

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sasha.adapters.tasmota import ENERGY_KEYS, SENSOR_KEYS
 from sasha.discovery.found import MAX_CONFIG, Findings, Found, Skip, Skipped, human
 
 ROOT = "tasmota/discovery"
@@ -20,13 +21,6 @@ _PREFIXES = ["cmnd", "stat", "tele"]
 _RELAY, _LIGHT, _SHUTTER = 1, 2, 3
 # Tasmota's CT command takes 153..500 mireds: 2000..6500 K is that range in round kelvin, inside it.
 _CT_RANGE = {"min": 2000, "max": 6500}
-_SENSOR_KEYS = {
-    "Temperature": "temperature",
-    "Humidity": "humidity",
-    "Illuminance": "illuminance",
-    "CarbonDioxide": "co2",
-}
-_ENERGY_KEYS = {"Power": "power_usage", "Total": "energy"}
 
 
 def announcements(messages: list[tuple[str, bytes]]) -> Findings:
@@ -130,7 +124,7 @@ def _readings(readings: dict[str, Any], found: Found) -> None:
     for section, values in readings.items():
         if not isinstance(values, dict):
             continue
-        table = _ENERGY_KEYS if section == "ENERGY" else _SENSOR_KEYS
+        table = ENERGY_KEYS if section == "ENERGY" else SENSOR_KEYS
         for key, capability in table.items():
             if key not in values or capability in found.capabilities:
                 continue

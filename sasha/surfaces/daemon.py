@@ -26,7 +26,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -42,6 +42,7 @@ from sasha.surfaces import api
 from sasha.surfaces.runtime import Runtime, running
 
 _LOGGER = logging.getLogger(__name__)
+_Message = TypeVar("_Message", api.ApiRequest, api.ApiConfirm)
 _SLUG = re.compile(r"[^a-zA-Z0-9_-]+")
 # Rejections and busy replies are shed once the outbox is this full, keeping room for answers.
 _SHED_SHARE = 0.5
@@ -244,18 +245,28 @@ class Daemon:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _on_request(self, message: Incoming) -> None:
+    def _intake(
+        self, message: Incoming, kind: str, parse: Callable[[bytes], _Message | api.Rejection]
+    ) -> tuple[_Message, str, Properties | None] | None:
+        """Count, read and route a message; answer a rejection; return what is left to queue."""
         self._stats.counts["received"] += 1
-        if not self._take(message, "request"):
-            return
-        parsed = _read(api.parse_request, message.payload)
+        if not self._take(message, kind):
+            return None
+        parsed = _read(parse, message.payload)
         route = self._route(message, parsed.reply_to, getattr(parsed, "id", None))
         if route is None:
-            return
+            return None
         topic, properties = route
         if isinstance(parsed, api.Rejection):
             self._reject(message, parsed, topic, properties)
+            return None
+        return parsed, topic, properties
+
+    def _on_request(self, message: Incoming) -> None:
+        accepted = self._intake(message, "request", api.parse_request)
+        if accepted is None:
             return
+        parsed, topic, properties = accepted
         job = _Job(
             "request",
             topic,
@@ -274,17 +285,10 @@ class Daemon:
             self._queue(job, self._model)
 
     def _on_confirm(self, message: Incoming) -> None:
-        self._stats.counts["received"] += 1
-        if not self._take(message, "confirmation"):
+        accepted = self._intake(message, "confirmation", api.parse_confirm)
+        if accepted is None:
             return
-        parsed = _read(api.parse_confirm, message.payload)
-        route = self._route(message, parsed.reply_to, getattr(parsed, "id", None))
-        if route is None:
-            return
-        topic, properties = route
-        if isinstance(parsed, api.Rejection):
-            self._reject(message, parsed, topic, properties)
-            return
+        parsed, topic, properties = accepted
         ident = parsed.id or f"r-{uuid.uuid4().hex[:12]}"
         self._queue(_Job("confirm", topic, properties, ident, parsed.conversation, confirm=parsed), self._fast)
 
