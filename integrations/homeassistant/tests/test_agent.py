@@ -85,10 +85,10 @@ async def test_confirmation_by_voice(hass: HomeAssistant, sasha: str, broker: in
 
 
 async def test_no_keeps_the_door_shut(hass: HomeAssistant, sasha: str, broker: int, add_sasha: AddSasha) -> None:
-    """Say "close the garage door", then "no": nothing is sent to the door."""
+    """Say "open the garage door", then "no": nothing is sent to the door (closing is the safe way, no yes needed)."""
     entry, _agent = await add_sasha(sasha)
     with Tap(broker, ["sasha-demo/garage_door/#", "sasha-demo/garage_door"]) as tap:
-        asked = await converse(hass, entry.entry_id, "close the garage door")
+        asked = await converse(hass, entry.entry_id, "open the garage door")
         assert "go ahead" in speech(asked).lower(), speech(asked)
 
         dropped = await converse(hass, entry.entry_id, "no", asked.conversation_id)
