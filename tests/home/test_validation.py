@@ -130,6 +130,8 @@ def test_any_value_is_accepted_within_bounds_or_refused(target: tuple[str, str],
         assert isinstance(accepted, str)
         assert len(accepted) == 7
         assert accepted.startswith("#")
+    elif kind is ValueKind.BOOLEAN:
+        assert isinstance(accepted, bool)
     else:
         assert accepted in (capability.info.words or capability.values)
 
