@@ -84,43 +84,33 @@ _words(Kind.SENSOR, ("sensor",), ("sensors",))
 _STEM_ALIASES = {"tv": ("tv", "television")}
 
 
+# Kinds that are exactly device types; lights, windows and doors also look at the name.
+_KIND_TYPES: dict[Kind, tuple[DeviceType, ...]] = {
+    Kind.COVER: (DeviceType.COVER,),
+    Kind.FAN: (DeviceType.FAN,),
+    Kind.MEDIA: (DeviceType.MEDIA_PLAYER,),
+    Kind.VALVE: (DeviceType.WATER_VALVE,),
+    Kind.LOCK: (DeviceType.LOCK,),
+    Kind.CLIMATE: (DeviceType.THERMOSTAT, DeviceType.HEATER),
+    Kind.PLUG: (DeviceType.PLUG,),
+    Kind.SWITCH: (DeviceType.SWITCH,),
+    Kind.GARAGE_DOOR: (DeviceType.GARAGE_DOOR,),
+    Kind.ALARM: (DeviceType.ALARM,),
+    Kind.OVEN: (DeviceType.OVEN,),
+    Kind.SENSOR: (DeviceType.SENSOR,),
+}
+
+
 def _is_kind(kind: Kind, device: Device) -> bool:
     name = device.name.lower()
-    match kind:
-        case Kind.LIGHT:
-            # A switch or plug called "Garage light" is a light to whoever says "the lights".
-            return device.type is DeviceType.LIGHT or (
-                device.type in (DeviceType.SWITCH, DeviceType.PLUG) and ("light" in name or "lamp" in name)
-            )
-        case Kind.COVER:
-            return device.type is DeviceType.COVER
-        case Kind.FAN:
-            return device.type is DeviceType.FAN
-        case Kind.MEDIA:
-            return device.type is DeviceType.MEDIA_PLAYER
-        case Kind.VALVE:
-            return device.type is DeviceType.WATER_VALVE
-        case Kind.LOCK:
-            return device.type is DeviceType.LOCK
-        case Kind.CLIMATE:
-            return device.type in (DeviceType.THERMOSTAT, DeviceType.HEATER)
-        case Kind.PLUG:
-            return device.type is DeviceType.PLUG
-        case Kind.SWITCH:
-            return device.type is DeviceType.SWITCH
-        case Kind.GARAGE_DOOR:
-            return device.type is DeviceType.GARAGE_DOOR
-        case Kind.ALARM:
-            return device.type is DeviceType.ALARM
-        case Kind.OVEN:
-            return device.type is DeviceType.OVEN
-        case Kind.WINDOW:
-            return "contact" in device.capabilities and "window" in name
-        case Kind.DOOR:
-            return "contact" in device.capabilities and "door" in name
-        case Kind.SENSOR:
-            return device.type is DeviceType.SENSOR
-    return False
+    if kind is Kind.LIGHT:
+        # A switch or plug called "Garage light" is a light to whoever says "the lights".
+        return device.type is DeviceType.LIGHT or (
+            device.type in (DeviceType.SWITCH, DeviceType.PLUG) and ("light" in name or "lamp" in name)
+        )
+    if kind in (Kind.WINDOW, Kind.DOOR):
+        return "contact" in device.capabilities and kind.value in name
+    return device.type in _KIND_TYPES.get(kind, ())
 
 
 def normalize(text: str) -> str:

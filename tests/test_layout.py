@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 # The order is the request's path: the home model, wire formats, the broker, the request path's
 # core, routines and planning, understanding and policy, the assistant, then what runs it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("sasha", "sasha.errors", "sasha.jsonlimit"),
+    ("sasha", "sasha.errors", "sasha.jsonlimit", "sasha.ports"),
     ("sasha.home",),
     ("sasha.adapters",),
     ("sasha.mqtt",),
@@ -31,9 +31,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 ONLY: dict[str, tuple[str, ...]] = {
     "sasha.home": ("sasha.errors",),
     "sasha.adapters": ("sasha.home", "sasha.errors", "sasha.jsonlimit"),
-    "sasha.mqtt": ("sasha.errors",),
+    "sasha.mqtt": ("sasha.errors", "sasha.ports"),
     "sasha.discovery": ("sasha.home", "sasha.adapters", "sasha.mqtt", "sasha.errors"),
-    "sasha.planning.llm": ("sasha.errors", "sasha.home"),
+    "sasha.planning.llm": ("sasha.errors", "sasha.home", "sasha.ports"),
 }
 # Pure packages compute; they never touch the network, the event loop or a database.
 PURE = (

@@ -12,7 +12,7 @@ from typing import Self
 
 from amqtt.broker import Broker
 
-from sasha.mqtt.mosquitto import free_port
+from sasha.ports import free_port
 
 
 class EmbeddedBroker:

