@@ -59,6 +59,7 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/local_latency.py
 	$(BIN)/python bench/parser_bombs.py
 	$(BIN)/python bench/broker_burst.py
+	$(BIN)/python bench/flood.py
 
 bench-live: $(REALMODEL)
 	$(BIN)/python bench/live_model.py

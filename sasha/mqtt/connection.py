@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
 import logging
 import random
 import socket
@@ -18,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
@@ -31,6 +32,10 @@ _LOGGER = logging.getLogger(__name__)
 
 _SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883), "ssl": (True, 8883)}
 _SUBSCRIBE_CHUNK = 100
+# QoS 1 messages on the wire at once, waiting for their PUBACK. One at a time costs a broker
+# round trip per message: a reply queued behind a hundred others waited for a hundred round
+# trips. paho's own limit is 20; the broker still receives them in order.
+_WINDOW = 20
 # How long the broker keeps our subscriptions and queues QoS 1 messages for us while we
 # are away; with persistence on, this survives a broker restart too.
 _SESSION_EXPIRY = 3600
@@ -133,11 +138,14 @@ class Incoming:
 
 
 Handler = Callable[[Incoming], None]
+# Tells, from a message's topic and payload, whether it should be handled before the others.
+Urgency = Callable[[str, bytes], bool]
 OnConnect = Callable[[], Awaitable[None]]
 
 
 @dataclass(slots=True)
 class _Outgoing:
+    sequence: int
     topic: str
     payload: bytes
     qos: int
@@ -205,7 +213,10 @@ class MqttConnection:
         self._reconnect_min = reconnect_min
         self._reconnect_max = reconnect_max
         self._ack_timeout = ack_timeout
+        # Waiting to be sent, and sent but not yet acknowledged (resent first after a reconnect).
         self._outbox: collections.deque[_Outgoing] = collections.deque()
+        self._inflight: dict[int, _Outgoing] = {}
+        self._sequence = 0
         self._wakeup = asyncio.Event()
         # Exact topics are looked up, only wildcard filters are matched one by one: a large
         # home subscribes thousands of state topics and every message would scan them all.
@@ -213,6 +224,7 @@ class MqttConnection:
         self._wildcards: list[tuple[str, Handler]] = []
         self._filters: dict[str, int] = {}
         self._on_connect: list[OnConnect] = []
+        self._urgent: Urgency | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -240,7 +252,7 @@ class MqttConnection:
         """Send what is held (for a short while), say offline, and disconnect."""
         if self._task is None:
             return
-        if self._outbox and self._connected.is_set():
+        if self.held and self._connected.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(flush_timeout):
                     await self.flush()
@@ -253,7 +265,7 @@ class MqttConnection:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        for item in self._outbox:
+        for item in [*self._inflight.values(), *self._outbox]:
             if not item.done.done():
                 item.done.cancel()
 
@@ -266,6 +278,14 @@ class MqttConnection:
         """Wait until the broker is connected (raises TimeoutError)."""
         async with asyncio.timeout(timeout):
             await self._connected.wait()
+
+    def prioritize(self, urgent: Urgency) -> None:
+        """Handle received messages for which `urgent(topic, payload)` is true before the rest.
+
+        Received messages wait in an inbox until the handlers get to them; under a flood a
+        command would otherwise wait behind thousands of messages read before it.
+        """
+        self._urgent = urgent
 
     def on_connect(self, callback: OnConnect) -> None:
         """Run `callback` after every (re)connect, once subscriptions are restored."""
@@ -341,11 +361,12 @@ class MqttConnection:
         properties: Properties | None = None,
     ) -> asyncio.Future[None]:
         """Queue a message; the future resolves when the broker has it (raises OutboxFull)."""
-        if len(self._outbox) >= self._max_outbox:
-            raise OutboxFull(f"{len(self._outbox)} messages are already waiting for the broker")
+        if self.held >= self._max_outbox:
+            raise OutboxFull(f"{self.held} messages are already waiting for the broker")
         data = payload.encode() if isinstance(payload, str) else payload
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.append(_Outgoing(topic, data, qos, retain, properties, done))
+        self._sequence += 1
+        self._outbox.append(_Outgoing(self._sequence, topic, data, qos, retain, properties, done))
         self._wakeup.set()
         return done
 
@@ -373,7 +394,8 @@ class MqttConnection:
 
     async def flush(self) -> None:
         """Wait until every message queued so far has been acknowledged by the broker."""
-        await asyncio.gather(*(asyncio.shield(item.done) for item in list(self._outbox)), return_exceptions=True)
+        waiting = [*self._inflight.values(), *self._outbox]
+        await asyncio.gather(*(asyncio.shield(item.done) for item in waiting), return_exceptions=True)
 
     @property
     def max_outbox(self) -> int:
@@ -383,36 +405,64 @@ class MqttConnection:
     @property
     def held(self) -> int:
         """Return how many messages wait for the broker."""
-        return len(self._outbox)
+        return len(self._outbox) + len(self._inflight)
 
     async def _send(self, client: aiomqtt.Client) -> None:
-        while True:
-            while not self._outbox:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            item = self._outbox[0]
-            try:
-                await client.publish(
-                    item.topic,
-                    item.payload,
-                    qos=item.qos,
-                    retain=item.retain,
-                    properties=item.properties,
-                    timeout=self._ack_timeout,
-                )
-            except (ValueError, TypeError) as err:
-                # A message paho refuses outright would block the outbox forever.
-                _LOGGER.error(  # noqa: TRY400  (a refused message is not a crash)
-                    "dropping unpublishable message to %r: %s", item.topic, err
-                )
-                self._outbox.popleft()
-                if not item.done.done():
-                    item.done.set_exception(err)
-                continue
-            # Only an acknowledged message leaves the outbox; on any error it stays first in line.
-            self._outbox.popleft()
-            if not item.done.done():
-                item.done.set_result(None)
+        """Send the outbox in order with up to `_WINDOW` messages awaiting their PUBACK."""
+        failed: list[aiomqtt.MqttError] = []
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                while not failed and (not self._outbox or len(self._inflight) >= _WINDOW):
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                if failed:
+                    raise failed[0]  # the connection is gone: reconnect
+                item = self._outbox.popleft()
+                self._inflight[item.sequence] = item
+                task = asyncio.create_task(self._send_one(client, item, failed))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+        finally:
+            for task in list(sending):
+                task.cancel()
+            # Whatever was not acknowledged goes out again first, in its order, on the next connection.
+            unacked = sorted(self._inflight.values(), key=lambda item: item.sequence)
+            self._inflight.clear()
+            self._outbox.extendleft(reversed(unacked))
+
+    async def _send_one(self, client: aiomqtt.Client, item: _Outgoing, failed: list[aiomqtt.MqttError]) -> None:
+        try:
+            await client.publish(
+                item.topic,
+                item.payload,
+                qos=item.qos,
+                retain=item.retain,
+                properties=item.properties,
+                timeout=self._ack_timeout,
+            )
+        except (ValueError, TypeError) as err:
+            # A message paho refuses outright is dropped, not retried for ever.
+            _LOGGER.error(  # noqa: TRY400  (a refused message is not a crash)
+                "dropping unpublishable message to %r: %s", item.topic, err
+            )
+            self._settle(item, err)
+        except aiomqtt.MqttError as err:
+            # It stays in flight and is sent again on the next connection.
+            failed.append(err)
+            self._wakeup.set()
+        else:
+            self._settle(item, None)
+
+    def _settle(self, item: _Outgoing, err: Exception | None) -> None:
+        self._inflight.pop(item.sequence, None)
+        self._wakeup.set()
+        if item.done.done():
+            return
+        if err is None:
+            item.done.set_result(None)
+        else:
+            item.done.set_exception(err)
 
     # --- the connection loop -------------------------------------------------------------
 
@@ -432,9 +482,10 @@ class MqttConnection:
             session = {"protocol": aiomqtt.ProtocolVersion.V5, "clean_start": False, "properties": properties}
         else:
             session = {"protocol": aiomqtt.ProtocolVersion.V311, "clean_session": False}
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             settings.host,
             settings.port,
+            queue_type=_inbox_type(self),
             username=settings.username,
             password=settings.password,
             identifier=self.client_id,
@@ -451,6 +502,9 @@ class MqttConnection:
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             **session,
         )
+        # aiomqtt warns past 10 unacknowledged publishes; our window keeps up to _WINDOW on purpose.
+        client.pending_calls_threshold = _WINDOW + 4
+        return client
 
     async def _run(self) -> None:
         failures = 0
@@ -509,6 +563,31 @@ class MqttConnection:
             self._connected.clear()
             self._client = None
 
+    def _rank(self, message: aiomqtt.Message) -> int:
+        urgent = self._urgent
+        if urgent is None:
+            return 1
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            return 0 if urgent(message.topic.value, payload) else 1
+        except Exception:  # a faulty rule must not lose the message
+            _LOGGER.exception("could not rank a message to %s", message.topic.value)
+            return 1
+
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             self._dispatch(message)
+
+
+def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """Return the class of aiomqtt's inbox for one connection: urgent messages first, else in order."""
+    arrival = itertools.count()
+
+    class Inbox(asyncio.PriorityQueue[tuple[int, int, aiomqtt.Message]]):
+        def _put(self, item: Any) -> None:
+            super()._put((connection._rank(item), next(arrival), item))
+
+        def _get(self) -> Any:
+            return super()._get()[2]
+
+    return cast("type[asyncio.Queue[aiomqtt.Message]]", Inbox)

@@ -23,6 +23,7 @@ import secrets
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +45,12 @@ from sasha.surfaces.runtime import Runtime, running
 _LOGGER = logging.getLogger(__name__)
 _Message = TypeVar("_Message", api.ApiRequest, api.ApiConfirm)
 _SLUG = re.compile(r"[^a-zA-Z0-9_-]+")
-# Rejections and busy replies are shed once the outbox is this full, keeping room for answers.
+# Rejections and busy replies are shed once the outbox is this full, keeping room for answers,
+# and beyond this many a second: in a flood, sending every refusal costs more than reading it.
 _SHED_SHARE = 0.5
+_REFUSALS_PER_SECOND = 100.0
+# Larger requests are never urgent: a command is a short sentence.
+_URGENT_MAX = 1024
 _COUNTERS = ("received", "answered", "rejected", "busy", "dropped", "shed", "retained_ignored", "route_refused")
 
 
@@ -138,6 +143,24 @@ class _Stats:
     last_published: str = ""
 
 
+@dataclass(slots=True)
+class _Bucket:
+    """A token bucket: `rate` a second, at most `rate` saved up."""
+
+    rate: float
+    tokens: float = 0.0
+    at: float = 0.0
+
+    def take(self, now: float) -> bool:
+        """Spend a token if there is one."""
+        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class Daemon:
     """Serve the MQTT API for one assistant."""
 
@@ -159,6 +182,7 @@ class Daemon:
         self._model: asyncio.Queue[_Job] = asyncio.Queue(self._options.queue)
         self._serving = False
         self._stats = _Stats()
+        self._refusals = _Bucket(_REFUSALS_PER_SECOND, tokens=_REFUSALS_PER_SECOND)
         self._owner_seen: str | None = None
         self.handled = 0
 
@@ -178,6 +202,7 @@ class Daemon:
         """Serve until `stop` is set, then finish the queued requests and those in flight."""
         options = self._options
         self._link.on_connect(self._on_connected)
+        self._link.prioritize(self._urgent)
         share = f"$share/{options.share}/" if options.share else ""
         async with asyncio.TaskGroup() as group:
             workers = [
@@ -244,6 +269,21 @@ class Daemon:
             )
 
     # --- reading -------------------------------------------------------------------------
+
+    def _urgent(self, topic: str, payload: bytes) -> bool:
+        """Tell whether a received message goes ahead of the others: confirmations and explicit commands."""
+        if topic == f"{self._root}/confirm":
+            return True
+        if topic != f"{self._root}/request" or len(payload) > _URGENT_MAX:
+            return False
+        text = payload.decode("utf-8", "replace")
+        if text.lstrip().startswith("{"):
+            # A guess for ordering only: the message is read properly when its turn comes.
+            try:
+                text = json.loads(text).get("text")
+            except (ValueError, AttributeError, RecursionError):
+                return False
+        return isinstance(text, str) and Assistant.looks_local(text)
 
     def _intake(
         self, message: Incoming, kind: str, parse: Callable[[bytes], _Message | api.Rejection]
@@ -399,7 +439,9 @@ class Daemon:
         self.handled += 1
         counts = self._stats.counts
         counts["answered" if status not in ("rejected", "busy") else status] += 1
-        if not essential and self._link.held >= self._link.max_outbox * _SHED_SHARE:
+        if not essential and (
+            self._link.held >= self._link.max_outbox * _SHED_SHARE or not self._refusals.take(time.monotonic())
+        ):
             counts["shed"] += 1
             if counts["shed"] % 100 == 1:
                 _LOGGER.warning("the outbox is filling up: %d refusals not sent so far", counts["shed"])
@@ -482,6 +524,8 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
     ) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
+        else:
+            await asyncio.to_thread(rt.model.warm)
         options = DaemonOptions(
             root=settings.api_topic,
             queue=api_settings.queue,

@@ -12,12 +12,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from sasha.errors import ConfigError, OutboxFull
 from sasha.executor import Action, Result
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings, redact_url, topic_matches
+from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings, _inbox_type, redact_url, topic_matches
 from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.sim.testbed import simulated_home
 from tests.conftest import fast
@@ -160,6 +161,43 @@ async def test_outbox_is_bounded_while_the_broker_is_away() -> None:
             link.publish_nowait("t", b"x")
         assert link.held == 3
         assert not any(f.done() for f in futures)
+
+
+async def test_the_outbox_sends_in_order_with_many_in_flight(broker: Mosquitto) -> None:
+    """Queue 500 messages back to back: every one arrives, in order, and the outbox empties."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    async with fast(settings) as reader, fast(settings) as writer:
+        await reader.subscribe(["order"], inbox)
+        await reader.wait_connected(5)
+        await writer.wait_connected(5)
+        sent = [writer.publish_nowait("order", str(i)) for i in range(500)]
+        async with asyncio.timeout(20):
+            await asyncio.gather(*sent)
+        assert writer.held == 0
+        await inbox.wait(lambda m: len(m) >= 500)
+    assert [int(m.payload) for m in inbox.messages] == list(range(500))
+
+
+def test_urgent_messages_leave_the_inbox_first(caplog: pytest.LogCaptureFixture) -> None:
+    """Hand over what the connection's rule calls urgent first, the rest in arrival order."""
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
+    inbox = _inbox_type(link)()
+    payloads = [b"a", b"!b", b"c", b"!d", b"boom", b"e"]
+    for mid, payload in enumerate(payloads[:3]):  # before any rule: arrival order
+        inbox.put_nowait(aiomqtt.Message("t", payload, 1, False, mid, None))
+    assert [inbox.get_nowait().payload for _ in range(3)] == [b"a", b"!b", b"c"]
+
+    def rule(topic: str, payload: bytes) -> bool:
+        if payload == b"boom":
+            raise ValueError("a faulty rule")
+        return topic == "t" and payload.startswith(b"!")
+
+    link.prioritize(rule)
+    for mid, payload in enumerate(payloads):
+        inbox.put_nowait(aiomqtt.Message("t", payload, 1, False, mid, None))
+    assert [inbox.get_nowait().payload for _ in payloads] == [b"!b", b"!d", b"a", b"c", b"boom", b"e"]
+    assert "could not rank a message to t" in caplog.text
 
 
 async def test_no_password_in_logs(caplog: pytest.LogCaptureFixture) -> None:

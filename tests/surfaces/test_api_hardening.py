@@ -469,25 +469,33 @@ async def test_a_flood_does_not_knock_the_daemon_over(rig: Rig, scripted: Script
         legit = {"text": "turn on the office light", "id": "legit", "reply_to": "sasha/reply/legit"}
         async with _client(rig) as listener, _client(rig) as flood:
             await listener.subscribe("sasha/reply/legit", qos=1)
-            for i in range(5000):
-                if i == 2500:
+
+            async def first_reply() -> tuple[float, dict[str, Any]]:
+                message = await _next(listener, timeout=90)
+                return time.perf_counter(), _json(message)  # timed as it arrives, while the flood goes on
+
+            replied = asyncio.create_task(first_reply())
+            for start in range(0, 5000, 250):
+                if start == 2500:
                     await flood.publish("sasha/request", json.dumps(legit), qos=1)
                     sent = time.perf_counter()
-                if i % 2:
-                    body = {"text": 5, "id": i, "reply_to": "sasha/reply/flood"}
-                else:
-                    body = {"text": f"zorp {i} blee frum quax", "id": i, "reply_to": "sasha/reply/flood"}
-                await flood.publish("sasha/request", json.dumps(body), qos=1)
+                batch = []
+                for i in range(start, start + 250):
+                    text: Any = 5 if i % 2 else f"zorp {i} blee frum quax"
+                    body = {"text": text, "id": i, "reply_to": "sasha/reply/flood"}
+                    batch.append(flood.publish("sasha/request", json.dumps(body), qos=1))
+                await asyncio.gather(*batch)  # 250 in flight at once, as a flooder would
             try:
-                reply = _json(await _next(listener, timeout=90))
+                arrived, reply = await replied
             except TimeoutError:
                 # mosquitto's default queue limit (1,000 per client) may have dropped it before
                 # Sasha saw it; that is the broker's configuration, so ask once more.
                 await flood.publish("sasha/request", json.dumps(legit | {"id": "legit-again"}), qos=1)
                 sent = time.perf_counter()
                 reply = _json(await _next(listener, timeout=90))
-            latency = time.perf_counter() - sent
-        # The figure is asked for; bench/soak.py measures latency under load properly.
+                arrived = time.perf_counter()
+            latency = arrived - sent
+        # The figure is asked for; bench/flood.py measures it with the flood from another process.
         print(f"explicit command {reply['id']} answered {latency * 1000:.0f} ms after it was sent")  # noqa: T201
         stats = await _stats(
             rig, lambda s: s["queued_model"] == 0 and s["queued_fast"] == 0 and s["received"] > 1000, timeout=60
@@ -526,6 +534,41 @@ async def test_a_full_outbox_drops_replies_and_the_daemon_goes_on(
     assert counters["shed"] > 0
     assert any("the outbox is full" in r.message for r in caplog.records)
     assert await rig.mirror.wait_for("office_light", {"power": "on"}, timeout=5)
+
+
+async def test_refusals_beyond_a_hundred_a_second_are_shed(rig: Rig, tmp_path: Path) -> None:
+    """Count every refusal of a burst but send only about a hundred a second of them; answers still go out."""
+    async with serving(rig, None, tmp_path) as served, _client(rig) as listener:
+        await listener.subscribe("sasha/reply/burst", qos=1)
+        daemon = served.daemon
+        for _ in range(400):
+            daemon._on_request(Incoming("sasha/request", b'{"text": 1, "reply_to": "sasha/reply/burst"}'))
+        body = {"text": "turn on the office light", "id": "real", "reply_to": "sasha/reply/burst"}
+        daemon._on_request(Incoming("sasha/request", json.dumps(body).encode()))
+        received = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                received.append(_json(await _next(listener, timeout=2)))
+        counters = daemon.counters
+    assert counters["rejected"] == 400
+    assert 250 <= counters["shed"] <= 300  # 100 went out at once, a few more as the bucket refilled
+    assert len([r for r in received if r["status"] == "rejected"]) == 400 - counters["shed"]
+    assert [r["status"] for r in received if r["id"] == "real"] == ["done"]
+
+
+def test_explicit_commands_and_confirmations_are_urgent(rig: Rig) -> None:
+    """Rank confirmations and short command-like requests ahead; everything else keeps its place."""
+    assistant = Assistant(rig.home, rig.executor, Planner(rig.home, None, state=rig.mirror.snapshot))
+    urgent = Daemon(assistant, rig.link)._urgent
+    assert urgent("sasha/confirm", b'{"token": "t", "approve": true}')
+    assert urgent("sasha/request", b"turn on the office light")
+    assert urgent("sasha/request", b'{"text": "dim the kitchen lights to 30 percent", "id": 4}')
+    assert not urgent("sasha/request", b'{"text": "make it cozy in here"}')
+    assert not urgent("sasha/request", b'{"text": 5}')
+    assert not urgent("sasha/request", b'{"text": "turn on')  # malformed: read in its turn
+    assert not urgent("sasha/request", b"[" * 5000)
+    assert not urgent("sasha/request", json.dumps({"text": "turn on the office light", "pad": "x" * 2000}).encode())
+    assert not urgent("zigbee2mqtt/office_light", b'{"state": "ON"}')
 
 
 async def test_a_second_instance_running_routines_is_warned_about(

@@ -25,8 +25,10 @@ call's timeout is cut to what is left of it. Every call is recorded with its tok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
+import importlib
 import logging
 import random
 import re
@@ -238,6 +240,27 @@ class ModelClient:
         _LOGGER.info("model server %s refused %s output; trying %s", self.base_url, refused, fallback)
         self._modes[self.base_url] = fallback
         return fallback
+
+    def warm(self) -> None:
+        """Import and build what the SDK otherwise loads at its first call (blocking; run it in a thread)."""
+        # About a second on a small machine, on the event loop, in the middle of whatever else
+        # the daemon is serving at that moment: the HTTP stack's asyncio backend, the chat
+        # resources and the response models.
+        with contextlib.suppress(ImportError):  # an HTTP stack without anyio has nothing to load
+            importlib.import_module("anyio._backends._asyncio")
+        _ = self._client.chat.completions
+        ChatCompletion.model_validate(
+            {
+                "id": "warm",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "warm",
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "{}"}}
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
 
     async def close(self) -> None:
         """Close the HTTP connections."""
