@@ -7,6 +7,10 @@ arriving at a subscriber, and to the reply arriving, for N requests against a pr
 mosquitto. The sentences alternate between devices named outright ("turn on the kitchen
 light") and rooms ("turn off the lights in the study"), so both forms are measured.
 
+Each home is measured twice: as deployed (`sasha run` and `sasha sim` as their own processes,
+with the audit log on disk) and in one process (the daemon, the simulator and the client on one
+event loop, no audit log), which shows what Sasha's own code costs without process hops.
+
     .venv/bin/python bench/local_latency.py [--requests 500]
 """
 
@@ -14,9 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import socket
 import statistics
+import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
@@ -66,15 +75,58 @@ def _sentences(home: Inventory, devices: list[str], rooms: list[str], count: int
     return out
 
 
-async def _measure(
-    home: Inventory, devices: list[str], rooms: list[str], requests: int
-) -> tuple[list[float], list[float]]:
-    routes = {t: d.id for d in home.devices.values() for t in adapter_for(d).command_topics(d)}
-    async with Mosquitto() as broker, simulated_home(home, MqttSettings.from_url(broker.url)) as bed:
+@contextlib.asynccontextmanager
+async def _in_process(home: Inventory, broker: Mosquitto) -> AsyncIterator[None]:
+    """Serve the API on one event loop with the simulator (and the measuring client)."""
+    async with simulated_home(home, MqttSettings.from_url(broker.url)) as bed:
         assistant = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot), mirror=bed.mirror)
         stop = asyncio.Event()
         serving = asyncio.create_task(Daemon(assistant, bed.link).serve(stop))
         await asyncio.sleep(0.3)
+        try:
+            yield
+        finally:
+            stop.set()
+            await serving
+
+
+@contextlib.asynccontextmanager
+async def _deployed(path: Path, broker: Mosquitto) -> AsyncIterator[None]:
+    """Run `sasha sim` and `sasha run` (no model, audit log in a temporary state directory) as processes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
+    common = ("--devices", str(path), "--mqtt-url", broker.url)
+    with tempfile.TemporaryDirectory(prefix="sasha-latency-") as state:
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "sasha", *command, env=env, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL
+            )
+            for command in (("sim", *common), ("run", *common, "--state-dir", state))
+        ]
+        try:
+            yield
+        finally:
+            for process in processes:
+                process.terminate()
+                await process.wait()
+
+
+async def _ready(client: aiomqtt.Client) -> None:
+    """Wait until the daemon answers (it loads its sentence templates before it serves)."""
+    async with asyncio.timeout(60):
+        while True:
+            await client.publish("sasha/request", "turn on the kitchen light", qos=1)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    async for message in client.messages:
+                        if message.topic.value == "sasha/response":
+                            return
+
+
+async def _measure(
+    home: Inventory, path: Path, devices: list[str], rooms: list[str], requests: int, *, deployed: bool
+) -> tuple[list[float], list[float], list[float]]:
+    routes = {t: d.id for d in home.devices.values() for t in adapter_for(d).command_topics(d)}
+    async with Mosquitto() as broker, _deployed(path, broker) if deployed else _in_process(home, broker):
         to_command: list[float] = []
         to_reply: list[float] = []
         bare: list[float] = []
@@ -85,6 +137,7 @@ async def _measure(
         ) as client:
             sentences = _sentences(home, devices, rooms, requests)
             await client.subscribe("sasha/response", qos=1)
+            await _ready(client)
             # Only the command topics of the devices spoken to: state traffic of the whole home
             # would make the measuring client, not Sasha, the slow part.
             wanted = {t for t, d in routes.items() if any(d in targets for _, targets in sentences)}
@@ -114,28 +167,28 @@ async def _measure(
                             got_reply = True
                         if got_command and got_reply:
                             break
-        stop.set()
-        await serving
     return to_command, to_reply, bare
 
 
 async def main(requests: int) -> None:
-    """Run the benchmark on both homes and print the figures."""
+    """Run the benchmark on both homes, as deployed and in one process, and print the figures."""
     print(f"requests: {requests} explicit commands per home over the MQTT API, no model configured")
     for label, (path, devices, rooms) in HOMES.items():
         home = inventory.from_file(path)
-        to_command, to_reply, bare = await _measure(home, devices, rooms, requests)
-        print(f"{label}: {len(home)} devices")
-        rows = (
-            ("request → device command", to_command),
-            ("request → reply", to_reply),
-            ("bare broker round trip", bare),
-        )
-        for name, values in rows:
-            print(
-                f"  {name:26} p50 {_percentile(values, 0.5):6.2f} ms  p99 {_percentile(values, 0.99):6.2f} ms"
-                f"  mean {statistics.mean(values):6.2f} ms"
+        for deployed in (True, False):
+            to_command, to_reply, bare = await _measure(home, path, devices, rooms, requests, deployed=deployed)
+            how = "sasha run and sasha sim as processes" if deployed else "all in one process"
+            print(f"{label}: {len(home)} devices, {how}")
+            rows = (
+                ("request → device command", to_command),
+                ("request → reply", to_reply),
+                ("bare broker round trip", bare),
             )
+            for name, values in rows:
+                print(
+                    f"  {name:26} p50 {_percentile(values, 0.5):6.2f} ms  p99 {_percentile(values, 0.99):6.2f} ms"
+                    f"  mean {statistics.mean(values):6.2f} ms"
+                )
 
 
 if __name__ == "__main__":
