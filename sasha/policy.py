@@ -20,13 +20,14 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sasha.executor import Action
-from sasha.home.inventory import Device, DeviceType, Inventory
+from sasha.home.inventory import Inventory
+from sasha.home.safety import safe_direction
 from sasha.routines.routine import Routine
 from sasha.routines.store import dump, parse
 
@@ -38,25 +39,6 @@ class ConfirmMode(enum.StrEnum):
     SENSITIVE = "sensitive"
     BOTH = "both"
     ALWAYS = "always"
-
-
-# The values that leave each kind of sensitive device safer than before. A user-marked
-# sensitive device of another type has no safe direction: every change of it waits.
-_SAFE: dict[DeviceType, dict[str, Any]] = {
-    DeviceType.LOCK: {"lock": "locked"},
-    DeviceType.GARAGE_DOOR: {"position": 0, "power": "off"},
-    DeviceType.WATER_VALVE: {"position": 0, "power": "off"},
-    DeviceType.OVEN: {"power": "off"},
-    DeviceType.ALARM: {"power": "on"},
-}
-
-
-def safe_direction(device: Device, values: Mapping[str, Any]) -> bool:
-    """Tell whether a change only moves a device towards safety (lock, close, oven off, arm)."""
-    safe = _SAFE.get(device.type)
-    if safe is None or not values:
-        return False
-    return all(name in safe and value == safe[name] for name, value in values.items())
 
 
 def sensitive_devices(

@@ -9,7 +9,8 @@ import pytest
 from sasha.executor import Action
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
-from sasha.policy import ConfirmMode, needs_confirmation, safe_direction, sensitive_devices
+from sasha.home.safety import safe_direction
+from sasha.policy import ConfirmMode, needs_confirmation, sensitive_devices
 
 MARKED = """\
 rooms: [{id: hall, name: Hall}]

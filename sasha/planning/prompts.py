@@ -8,6 +8,7 @@ Describing the home is a pure function of the inventory and the current state.
 from __future__ import annotations
 
 import collections
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -112,15 +113,23 @@ def describe_devices(devices: Iterable[Device], state: Mapping[str, Mapping[str,
     return "\n".join(describe_device(d, state.get(d.id, {})) for d in devices)
 
 
+_PLACE_WORD = re.compile(r"floor|stairs|attic|basement|cellar|loft|level", re.IGNORECASE)
+
+
 def _room_label(room: Room) -> str:
     # "bedroom_1 (Bedroom 1)" says nothing twice: a name that only restates the id is left out.
-    if " ".join(room.id.split("_")).lower() == room.name.lower():
-        return room.id
-    return f"{room.id} ({room.name})"
+    # The floor and other names are what people say ("upstairs", "the den"), so the model sees them.
+    said = [] if " ".join(room.id.split("_")).lower() == room.name.lower() else [room.name]
+    if room.floor:
+        # "upstairs" says where on its own; "1" or "ground" needs the word.
+        said.append(room.floor if _PLACE_WORD.search(room.floor) else f"{room.floor} floor")
+    if room.aliases:
+        said.append("also " + "/".join(room.aliases))
+    return f"{room.id} ({', '.join(said)})" if said else room.id
 
 
 def describe_rooms(inventory: Inventory, devices: Iterable[Device] | None = None) -> str:
-    """List the rooms (those of `devices`, when given) as `id (Name)`."""
+    """List the rooms (those of `devices`, when given) as `id (Name, floor F, also A/B)`."""
     used = None if devices is None else {d.room for d in devices}
     return ", ".join(_room_label(r) for r in inventory.rooms.values() if used is None or r.id in used)
 

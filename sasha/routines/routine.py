@@ -1,8 +1,9 @@
 """Routines: a trigger, conditions and actions, checked against the home like any plan.
 
 Pure values and checks. A routine comes from the model (`RoutineModel`) or from the
-hand-editable `routines.yaml`; either way it is validated the same way, and a routine never
-actuates a sensitive device by itself: such actions are refused when it is created.
+hand-editable `routines.yaml`; either way it is validated the same way. A routine moves a
+sensitive device only in its safe direction (lock, close, oven off, arm): anything else is
+refused when the routine is created, because nobody is there to say yes when it fires.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sasha.executor import Action
 from sasha.home.capabilities import Value, ValueKind
 from sasha.home.inventory import Inventory
+from sasha.home.safety import safe_direction
 from sasha.home.validation import validate
 from sasha.routines.shapes import ActionModel, ConditionModel, RoutineModel, TriggerModel
 
@@ -179,9 +181,11 @@ def _actions(home: Inventory, proposed: Sequence[ActionModel], problems: list[st
             problems.extend(p.message for p in checked.problems)
             continue
         device = home.devices[checked.device]
-        if device.sensitive:
+        if device.sensitive and not safe_direction(device, checked.values):
             # Nobody would be asked at 3 a.m.: a routine must not unlock, open or heat by itself.
-            problems.append(f"'{device.id}' is sensitive; a routine may not actuate it without you")
+            problems.append(
+                f"'{device.id}' is sensitive; a routine may only move it towards safety (lock, close, off, arm)"
+            )
             continue
         actions.append(Action(device.id, checked.values, action.reason))
     return actions

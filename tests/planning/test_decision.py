@@ -110,7 +110,7 @@ def test_decision_schema_is_built_from_the_devices() -> None:
 
 
 def test_system_prompt_describes_home_and_state(home: Inventory) -> None:
-    """Show rooms, devices, ranges, sensitivity and current values compactly."""
+    """Show rooms (with floors and other names), devices, ranges, sensitivity and current values compactly."""
     text = prompts.system_prompt(
         prompts.Prompts.load(),
         home,
@@ -119,7 +119,8 @@ def test_system_prompt_describes_home_and_state(home: Inventory) -> None:
         datetime(2026, 11, 26, 21, 30),
     )
     assert "Thursday 26 November 2026, 21:30" in text
-    assert "Rooms: living_room, kitchen, bedroom, bathroom, office, hallway, garage, garden, front_yard\n" in text
+    assert "Rooms: living_room (downstairs, also lounge), kitchen (downstairs), bedroom (upstairs, also master" in text
+    assert "front_yard (also front garden)\n" in text
     assert "living_room_lamp | Living room lamp (also: reading lamp, floor lamp) | living_room | light |" in text
     assert "power=on (on/off), brightness=30 (1-100%), color_temp=? (2200-6500K)" in text
     assert "humidity=61.5 (reading %)" in text

@@ -130,7 +130,7 @@ async def test_humid_bathroom_routine_fires_once_per_rise(setup: Setup) -> None:
             "sensor reading",
         ),
         (
-            _routine_answer(actions=[{"device": "main_water_valve", "set": {"power": "off"}, "reason": "r"}]),
+            _routine_answer(actions=[{"device": "main_water_valve", "set": {"power": "on"}, "reason": "r"}]),
             "sensitive",
         ),
         (_routine_answer(trigger={"type": "time", "at": "24:61", "days": None}), "not a time"),

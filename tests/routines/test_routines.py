@@ -63,6 +63,30 @@ def test_invalid_routines_are_refused(change: dict[str, object], fragment: str) 
     assert any(fragment in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("device", "values", "allowed"),
+    [
+        ("front_door", {"lock": "locked"}, True),
+        ("front_door", {"lock": "unlocked"}, False),
+        ("garage_door", {"position": 0}, True),
+        ("garage_door", {"position": 100}, False),
+        ("main_water_valve", {"power": "off"}, True),
+        ("main_water_valve", {"power": "on"}, False),
+        ("kitchen_oven", {"power": "off"}, True),
+        ("kitchen_oven", {"power": "on"}, False),
+    ],
+)
+def test_a_routine_may_move_a_sensitive_device_only_towards_safety(
+    device: str, values: dict[str, object], allowed: bool
+) -> None:
+    """Accept "lock the front door at night" and refuse "unlock it at 7", whoever wrote the routine."""
+    model = RoutineModel.model_validate({**HUMID, "actions": [{"device": device, "set": values}]})
+    routine, problems = check(HOME, model)
+    assert (routine is not None) is allowed, problems
+    if not allowed:
+        assert any("may only move it towards safety" in p for p in problems)
+
+
 def test_time_window_wraps_midnight() -> None:
     """Hold from 22:00 to 06:00 across midnight, and not at noon."""
     window = TimeWindow(time(22), time(6))
