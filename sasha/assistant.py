@@ -353,10 +353,12 @@ class Assistant:
             sensitive = sensitive_devices(self.home, actions, self.confirm_mode)
             names = ", ".join(self.home.devices[d].name for d in sensitive)
             why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
+            # The fast path's message says the change ("Garage door open"), which is not done yet.
+            asked = f"I would set: {message}" if path == "fast" else message
             return self._reply(
                 request,
                 "needs_confirmation",
-                f"{message} Shall I go ahead? ({why})",
+                f"{asked} Shall I go ahead? ({why})",
                 actions=_pending_replies(actions, "waiting for confirmation") + dropped,
                 calls=calls,
                 token=pending.token,

@@ -19,7 +19,8 @@ from sasha.executor import Action
 from sasha.home.capabilities import COLOR_NAMES
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
-from sasha.templates import Match, Question, Templates, describe
+from sasha.home.wording import say_changes
+from sasha.templates import Match, Question, Templates
 
 __all__ = ["VOLUME_STEP", "Answer", "FastPath", "Match", "NotUnderstood", "Question"]
 
@@ -253,7 +254,7 @@ class FastPath:
         if not actions or (unable and len(target.devices) == 1):
             who = ", ".join(unable)
             return Match(intent, (), "", f"{who} cannot do that")
-        summary = ", ".join(f"{self._home.devices[a.device].name}: {describe(a.set)}" for a in actions)
+        summary = say_changes([(self._home.devices[a.device], a.set) for a in actions])
         if unable:
             summary += f" ({', '.join(unable)} cannot do that)"
         return Match(intent, tuple(actions), summary)

@@ -23,6 +23,7 @@ from home_assistant_intents import get_intents
 from sasha.executor import Action
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
+from sasha.home.wording import say_changes
 
 _DOMAIN = {
     DeviceType.LIGHT: "light",
@@ -212,13 +213,8 @@ class Templates:
             if not checked.ok:
                 return Match(intent, (), "", "; ".join(p.message for p in checked.problems))
             actions.append(Action(device.id, checked.values, "as asked"))
-        summary = ", ".join(f"{self._home.devices[a.device].name}: {describe(a.set)}" for a in actions)
+        summary = say_changes([(self._home.devices[a.device], a.set) for a in actions])
         return Match(intent, tuple(actions), summary)
-
-
-def describe(values: dict[str, Any] | Any) -> str:
-    """Say a change in words: "power on, brightness 30"."""
-    return ", ".join(f"{k} {v}" for k, v in dict(values).items())
 
 
 def _number(values: dict[str, Any], key: str) -> float | None:

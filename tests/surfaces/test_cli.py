@@ -130,13 +130,14 @@ def test_demo_runs_with_no_broker_and_no_model() -> None:
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "Embedded MQTT broker at mqtt://127.0.0.1:" in out
-    assert "Done. Living room lamp: power on." in out
-    assert "Done. Bedroom light: power off, Bedside lamp: power off, Bathroom light: power off" in out
-    assert "Done. Kitchen light: power on; Living room lamp: power off." in out
+    assert "Done. Living room lamp on." in out
+    assert "Done. Bedroom light, Bedside lamp, Bathroom light and Office light off." in out
+    assert "Done. Kitchen light on; Living room lamp off." in out
     assert "The temperature in the Bedroom: " in out
     assert "Yes, the Front door lock is locked." in out
-    assert "Done. Television: volume 30." in out
-    assert "Shall I go ahead? (sensitive: Garage door)" in out
+    assert "Done. Television volume 30 %." in out
+    assert "Done. Front door lock locked." in out
+    assert "I would set: Garage door open. Shall I go ahead? (sensitive: Garage door)" in out
     assert out.count("No language model is configured") == 2  # once at start, once for the goal
     assert "Restored the previous state." in out
 
