@@ -111,5 +111,5 @@ async def test_clarification_by_voice(hass: HomeAssistant, sasha: str, broker: i
         done = await converse(hass, entry.entry_id, "the ceiling fan", asked.conversation_id)
 
         assert done.conversation_id == asked.conversation_id
-        assert speech(done) == "Done. Ceiling fan: power on."
+        assert speech(done) == "Done. Ceiling fan on."
         await tap.wait_for("sasha-demo/bedroom_fan/state", lambda m: m.payload == "ON")

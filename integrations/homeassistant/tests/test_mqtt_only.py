@@ -57,7 +57,7 @@ async def test_discovered_entities_and_the_documented_script(
         lambda: (
             (state := hass.states.get(reply)) is not None
             and state.state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
-            and "Kitchen light: power on" in state.state
+            and "Kitchen light on" in state.state
         ),
         f"{reply} to show Sasha's reply",
     )
@@ -79,4 +79,4 @@ async def test_discovered_entities_and_the_documented_script(
         # The reply went to the script's own topic, not to the shared sasha/response.
         assert tap.messages("sasha/response") == []
     stop_collecting()
-    assert [(n["title"], n["message"]) for n in notifications] == [("Sasha", "Done. Kitchen light: power off.")]
+    assert [(n["title"], n["message"]) for n in notifications] == [("Sasha", "Done. Kitchen light off.")]
