@@ -26,6 +26,7 @@ from aiohttp import web
 from sasha.adapters import adapter_for
 from sasha.assistant import Assistant
 from sasha.home import inventory
+from sasha.home.safety import safe_direction
 from sasha.home.validation import validate
 from sasha.mqtt.connection import Incoming, MqttSettings
 from sasha.planning.llm.client import (
@@ -227,10 +228,17 @@ async def test_goals_over_the_api_never_publish_anything_invalid(rig: Rig, tiny_
     assert all(r["status"] in STATUSES for r in replies), replies
     assert replies[-1]["status"] == "done"  # the daemon kept serving after the model's goals
     assert [problem for m in wire if (problem := _check_command(rig, m))] == []
-    # Sensitive devices wait for a yes that never came: no command reached them, nothing moved.
-    touched = {d.id for m in wire for d in rig.home.devices.values() if m.topic in adapter_for(d).command_topics(d)}
-    assert touched.isdisjoint(sensitive)
-    assert {d: rig.simulator.values(d) for d in sensitive} == before
+    # Without a yes (none came), a sensitive device may only be moved towards safety (lock, close,
+    # off, arm): every command that reached one is such a move, and so is whatever changed.
+    for device in (rig.home.devices[d] for d in sensitive):
+        adapter = adapter_for(device)
+        for message in wire:
+            if message.topic in adapter.command_topics(device):
+                values = adapter.decode_command(device, message.topic, message.payload)
+                assert safe_direction(device, values), (device.id, values)
+        after = rig.simulator.values(device.id)
+        changed = {name: value for name, value in after.items() if before[device.id].get(name) != value}
+        assert not changed or safe_direction(device, changed), (device.id, changed)
     assert all(r["usage"]["latency_ms"] > 0 for r in replies[:2] if r["usage"]["model_calls"])
 
 
