@@ -15,19 +15,13 @@ import time
 from pathlib import Path
 
 import aiomqtt
+from harness import shipped_limits
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sasha.mqtt.mosquitto import Mosquitto
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUE_OPTIONS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
-
-
-def shipped_limits() -> list[str]:
-    """Return the queue lines of deploy/mosquitto.conf."""
-    lines = (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines()
-    return [line for line in lines if line.startswith(QUEUE_OPTIONS)]
 
 
 def _subscriber(port: int) -> aiomqtt.Client:

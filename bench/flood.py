@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import rss_mb, shipped_limits, start_sasha
 
 from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
@@ -57,13 +58,6 @@ print("done", flush=True)
 client.disconnect()
 client.loop_stop()
 """
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Replies:
@@ -118,16 +112,10 @@ async def _counters(link: MqttConnection, received: int) -> dict[str, Any]:
 
 
 async def _start_daemon(broker_url: str, model_url: str, state: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-    env |= {"OPENAI_BASE_URL": model_url, "OPENAI_API_KEY": "sk-flood", "SASHA_MODEL": "scripted"}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "sasha", "run", "--devices", str(ROOT / "devices.yaml"), "--mqtt-url", broker_url),
+    return await start_sasha(
+        *("run", "--devices", str(ROOT / "devices.yaml"), "--mqtt-url", broker_url),
         *("--state-dir", state, "--model-retries", "0"),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        model_url=model_url,
     )
 
 
@@ -135,10 +123,9 @@ async def main(requests: int) -> None:
     """Run the flood and print the figures."""
     answers = [{"kind": "answer", "message": "I do not follow.", "actions": []}] * (requests + 10)
     with tempfile.TemporaryDirectory(prefix="sasha-flood-") as state:
-        # The queue limits of the broker we ship (deploy/mosquitto.conf): the default of 1,000
-        # queued messages per client would drop part of the flood before Sasha saw it.
-        limits = ("max_queued_messages 20000", "max_inflight_messages 100")
-        async with Mosquitto(extra=limits) as broker, ScriptedModel(answers) as model:
+        # The queue limits of the broker we ship: the default of 1,000 queued messages per
+        # client would drop part of the flood before Sasha saw it.
+        async with Mosquitto(extra=shipped_limits()) as broker, ScriptedModel(answers) as model:
             daemon = await _start_daemon(broker.url, model.base_url, state)
             link = MqttConnection(MqttSettings.from_url(broker.url), client_id="flood-bench")
             async with link:
@@ -154,7 +141,7 @@ async def main(requests: int) -> None:
                 quiet = [replies.latency_ms[i] for i in replies.latency_ms if i.startswith("warm")]
                 for n in range(5):
                     await _ask(link, replies, f"quiet-{n}")
-                rss_start = _rss_mb(daemon.pid)
+                rss_start = rss_mb(daemon.pid)
                 flooder = await asyncio.create_subprocess_exec(
                     sys.executable,
                     *("-c", FLOODER, str(broker.port), str(requests)),
@@ -175,7 +162,7 @@ async def main(requests: int) -> None:
                 await flooder.communicate()
                 flood_s = time.perf_counter() - began
                 counters = await _counters(link, requests + len(replies.latency_ms))
-                rss_end = _rss_mb(daemon.pid)
+                rss_end = rss_mb(daemon.pid)
                 alive = daemon.returncode is None
             daemon.send_signal(signal.SIGTERM)
             _, err = await daemon.communicate()

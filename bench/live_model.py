@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness import percentile
+
 from sasha.planning.decision import DecisionError, parse_decision
 from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
 from sasha.planning.llm.tiny import TinyModelServer
@@ -60,13 +62,6 @@ async def _server() -> AsyncIterator[tuple[str, str]]:
         return
     async with TinyModelServer() as tiny:
         yield tiny.base_url, tiny.model
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 async def main() -> None:
@@ -126,7 +121,7 @@ async def main() -> None:
     print(f"model calls per goal:          {statistics.mean(r[0] for r in rows):.2f}")
     print(f"prompt tokens per goal:        {statistics.mean(r[1] for r in rows):,.0f}")
     print(f"completion tokens per goal:    {statistics.mean(r[2] for r in rows):,.0f}")
-    p50, p95 = _percentile(latencies, 0.5), _percentile(latencies, 0.95)
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     print(f"latency per call:              p50 {p50:,.0f} ms, p95 {p95:,.0f} ms")
     print(f"valid decision on first call:  {100 * sum(r[3] for r in rows) / count:.0f} %")
     print(f"needed the repair round:       {100 * sum(r[4] for r in rows) / count:.0f} %")

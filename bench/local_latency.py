@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
+from harness import percentile, start_sasha
 
 from sasha.adapters import adapter_for
 from sasha.assistant import Assistant
@@ -53,11 +52,6 @@ HOMES = {
         ["study", "library", "sauna", "pantry"],
     ),
 }
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def _sentences(home: Inventory, devices: list[str], rooms: list[str], count: int) -> list[tuple[str, set[str]]]:
@@ -93,13 +87,10 @@ async def _in_process(home: Inventory, broker: Mosquitto) -> AsyncIterator[None]
 @contextlib.asynccontextmanager
 async def _deployed(path: Path, broker: Mosquitto) -> AsyncIterator[None]:
     """Run `sasha sim` and `sasha run` (no model, audit log in a temporary state directory) as processes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
     common = ("--devices", str(path), "--mqtt-url", broker.url)
     with tempfile.TemporaryDirectory(prefix="sasha-latency-") as state:
         processes = [
-            await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "sasha", *command, env=env, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL
-            )
+            await start_sasha(*command, stderr=asyncio.subprocess.DEVNULL)
             for command in (("sim", *common), ("run", *common, "--state-dir", state))
         ]
         try:
@@ -186,7 +177,7 @@ async def main(requests: int) -> None:
             )
             for name, values in rows:
                 print(
-                    f"  {name:26} p50 {_percentile(values, 0.5):6.2f} ms  p99 {_percentile(values, 0.99):6.2f} ms"
+                    f"  {name:26} p50 {percentile(values, 0.5):6.2f} ms  p99 {percentile(values, 0.99):6.2f} ms"
                     f"  mean {statistics.mean(values):6.2f} ms"
                 )
 

@@ -16,6 +16,8 @@ from collections import defaultdict
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from harness import percentile
+
 from sasha.executor import Action, Executor, Result
 from sasha.home import inventory
 from sasha.home.inventory import Device
@@ -25,11 +27,6 @@ from sasha.sim.testbed import simulated_home
 from sasha.state import StateMirror
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def _level(device: Device, i: int, current: object) -> int:
@@ -92,10 +89,10 @@ async def main(commands: int, url: str | None) -> None:
 
     print(f"commands: {commands} across {len(dimmable)} dimmable lights, 4 protocols")
     print(f"one at a time: {commands / sequential:,.0f} commands/s")
-    print(f"  executor→state latency: p50 {_percentile(ms, 0.5):.2f} ms, p99 {_percentile(ms, 0.99):.2f} ms,")
+    print(f"  executor→state latency: p50 {percentile(ms, 0.5):.2f} ms, p99 {percentile(ms, 0.99):.2f} ms,")
     print(f"  mean {statistics.mean(ms):.2f} ms, max {max(ms):.2f} ms")
     for protocol, values in sorted(by_protocol.items()):
-        print(f"  {protocol:14} p50 {_percentile(values, 0.5):.2f} ms  p99 {_percentile(values, 0.99):.2f} ms")
+        print(f"  {protocol:14} p50 {percentile(values, 0.5):.2f} ms  p99 {percentile(values, 0.99):.2f} ms")
     print(f"batched ({len(dimmable)} lights at once): {commands / batched:,.0f} commands/s")
 
 

@@ -19,15 +19,14 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import random
 import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from harness import percentile, rss_mb, start_sasha
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -40,18 +39,6 @@ from sasha.sim.simulator import Simulator
 ROOT = Path(__file__).resolve().parent.parent
 LIGHTS = ["living room lamp", "kitchen light", "bedroom light", "office light", "hallway light", "garage light"]
 INBOX = "sasha/reply/soak"
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _model_answers(count: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -148,12 +135,7 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
                 await simulator.attach()
                 load = Load(load_link)
                 await load_link.subscribe([INBOX], load.on_reply)
-                env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
-                env |= {"OPENAI_BASE_URL": model.base_url, "OPENAI_API_KEY": "sk-soak", "SASHA_MODEL": "scripted"}
-                daemon = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "sasha",
+                daemon = await start_sasha(
                     "run",
                     "--devices",
                     str(ROOT / "devices.yaml"),
@@ -165,10 +147,7 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
                     "0",
                     "--model-timeout",
                     "5",
-                    cwd=ROOT,
-                    env=env,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.PIPE,
+                    model_url=model.base_url,
                 )
                 # Ready when a warm-up command is answered.
                 load.send(
@@ -182,7 +161,7 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
                             "warm",
                             json.dumps({"text": "turn on the office light", "id": "warm", "reply_to": INBOX}),
                         )
-                rss_start = _rss_mb(daemon.pid)
+                rss_start = rss_mb(daemon.pid)
                 began = time.perf_counter()
                 restarted = False
                 n = 0
@@ -205,7 +184,7 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
                 deadline = time.perf_counter() + 60
                 while len(load.replied) < len(load.sent) and time.perf_counter() < deadline:  # noqa: ASYNC110  (polls two counters)
                     await asyncio.sleep(0.5)
-                rss_end = _rss_mb(daemon.pid)
+                rss_end = rss_mb(daemon.pid)
                 alive = daemon.returncode is None
                 daemon.send_signal(signal.SIGTERM)
                 _, err = await daemon.communicate()
@@ -220,8 +199,8 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
     print(f"daemon alive through the soak: {alive}; exit code {daemon.returncode}")
     print(f"RSS {rss_start:.1f} MB at the start, {rss_end:.1f} MB at the end")
     print(
-        f"explicit commands: p50 {_percentile(load.explicit_ms, 0.5):.0f} ms,"
-        f" p99 {_percentile(load.explicit_ms, 0.99):.0f} ms over {len(load.explicit_ms)}"
+        f"explicit commands: p50 {percentile(load.explicit_ms, 0.5):.0f} ms,"
+        f" p99 {percentile(load.explicit_ms, 0.99):.0f} ms over {len(load.explicit_ms)}"
     )
     tracebacks = err.decode().count("Traceback")
     print(f"tracebacks in the daemon's log: {tracebacks}")

@@ -1,0 +1,46 @@
+"""What the benchmarks share: percentiles, a process's memory, the shipped broker limits, `sasha` as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_QUEUE_OPTIONS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Return the value at `share` (0 to 1) of the sorted values, nan when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    """Return a process's resident memory in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def shipped_limits() -> list[str]:
+    """Return the queue lines of deploy/mosquitto.conf."""
+    lines = (ROOT / "deploy" / "mosquitto.conf").read_text().splitlines()
+    return [line for line in lines if line.startswith(_QUEUE_OPTIONS)]
+
+
+async def start_sasha(
+    *args: str, model_url: str | None = None, stderr: int = asyncio.subprocess.PIPE
+) -> asyncio.subprocess.Process:
+    """Start `sasha ARGS` from the repository; with `model_url`, against that (scripted) model, else with none."""
+    # The caller's own model and Sasha settings must not leak into what is measured.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SASHA_"))}
+    if model_url is not None:
+        env |= {"OPENAI_BASE_URL": model_url, "OPENAI_API_KEY": "sk-bench", "SASHA_MODEL": "scripted"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sasha", *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+    )
