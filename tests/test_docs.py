@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from sasha import config
+from sasha.answers import Answer, Answers
 from sasha.assistant import Reply
 from sasha.home import inventory
+from sasha.intents import FastPath
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.decision import parse_decision
@@ -24,6 +26,9 @@ from sasha.surfaces.cli import main
 from tests.conftest import EXAMPLE, ROOT
 
 DESIGN = ROOT / "docs" / "design.md"
+RUNNING = ROOT / "docs" / "running.md"
+SECURITY = ROOT / "docs" / "security.md"
+HOMEASSISTANT = ROOT / "docs" / "homeassistant.md"
 README = ROOT / "README.md"
 # docs/changes/ holds drafts waiting to be folded into design.md; they are not pages.
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
@@ -137,6 +142,61 @@ def test_the_password_has_no_flag(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ["run", "sim", "plan", "health"]:
         assert "--mqtt-password " not in _help(command, capsys=capsys)
         assert "--mqtt-password-file" in _help(command, capsys=capsys)
+
+
+def _between(text: str, start: str, end: str) -> str:
+    """Return the text from `start` up to the next `end`, in one line (Markdown wraps sentences)."""
+    found = re.search(rf"{re.escape(start)}(.*?){re.escape(end)}", " ".join(text.split()))
+    assert found is not None, start
+    return found.group(1)
+
+
+def test_the_pages_name_the_credential_flags_each_command_has(capsys: pytest.CaptureFixture[str]) -> None:
+    """Check running.md's and security.md's lists of who takes the credential flags and --mqtt-ca-file."""
+    top = _help(capsys=capsys)
+    helps = {c: _help(*(["scenario", "run"] if c == "scenario" else [c]), capsys=capsys) for c in commands(top)}
+    credentials = {"--mqtt-username", "--mqtt-password-file", "--mqtt-cert", "--mqtt-key"}
+    running = RUNNING.read_text(encoding="utf-8")
+    named = set(re.findall(r"`(--[a-z-]+)`", _between(running, "The credential flags (", ")")))
+    assert named == credentials
+    connecting = set(re.findall(r"`([a-z]+)`", _between(running, "every command that connects (", ")")))
+    assert all(credentials <= flags(helps[c]) for c in connecting)
+    without_ca = set(re.findall(r"`([a-z]+)`", _between(running, "`--mqtt-ca-file` works on all of them but", ":")))
+    assert without_ca == {c for c in connecting if "--mqtt-ca-file" not in helps[c]}
+    discover = _between(SECURITY.read_text(encoding="utf-8"), "It takes the credential flags", ", like")
+    assert set(re.findall(r"`(--[a-z-]+)`", discover)) == credentials <= flags(helps["discover"])
+    assert "--mqtt-ca-file" not in helps["discover"]
+
+
+def test_the_questions_said_to_need_no_model_are_answered_locally(home: inventory.Inventory) -> None:
+    """Answer homeassistant.md's local questions on the fast path, and leave its model-only ones to the model."""
+    fast = FastPath(home, answers=Answers(home, lambda device, capability: None))
+    text = HOMEASSISTANT.read_text(encoding="utf-8")
+    local, model_only = [], []
+    for row in re.findall(r"^\| (\"[^|]*) \| ([^|]*) \|", text, re.MULTILINE):
+        sentences = re.findall(r'"([^"]+)"', row[0])
+        if row[1].startswith("answered locally"):
+            local += sentences
+        elif row[1] == "error: no model":
+            model_only += sentences
+    local += re.findall(r'"([^"…]+)"', _between(text, "The questions answered locally are", "The answer gives"))
+    assert len(local) >= 10
+    assert len(model_only) >= 4
+    assert [s for s in local if not isinstance(fast.match(s), Answer)] == []
+    assert [s for s in model_only if fast.match(s) is not None] == []
+
+
+def test_the_documented_forms_of_days_load(home: inventory.Inventory) -> None:
+    """Load a routine with each form of `days` that running.md and design.md 5.3 name."""
+    forms = re.findall(r"`days: ([^`]+)`|`(\[[^`]+\])`", RUNNING.read_text(encoding="utf-8"))
+    triggers = _between(DESIGN.read_text(encoding="utf-8"), "- Triggers:", '`{"type": "state"')
+    words = re.findall(r"`([a-z]+)`", triggers)
+    shown = [a or b for a, b in forms] + [f"[{w}]" for w in words] + words
+    assert {"daily", "weekdays", "weekends", "everyday", "[mon, wed, fri]"} <= set(shown)
+    for days in shown:
+        text = f"routines:\n- name: R\n  trigger: {{type: time, at: '07:00', days: {days}}}\n"
+        text += "  actions: [{device: hallway_light, set: {power: 'on'}}]\n"
+        assert len(parse(text, "routines.yaml", home)) == 1, days
 
 
 def test_links_point_at_files_and_headings() -> None:

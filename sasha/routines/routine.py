@@ -22,7 +22,9 @@ from sasha.home.validation import validate
 from sasha.routines.shapes import ActionModel, ConditionModel, RoutineModel, TriggerModel
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_ALIASES = {"weekdays": DAYS[:5], "weekends": DAYS[5:], "daily": DAYS, "everyday": DAYS}
+_DAY_SEPARATORS = re.compile(r"[\s,]+")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -106,17 +108,34 @@ def _clock(text: str | None, what: str, problems: list[str]) -> time | None:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-def _days(days: Sequence[str] | None, problems: list[str]) -> tuple[str, ...]:
-    result: list[str] = []
-    for raw in days or ():
-        word = str(raw).strip().lower()[:3] if str(raw).lower() not in _DAY_ALIASES else str(raw).lower()
-        if word in _DAY_ALIASES:
-            result.extend(_DAY_ALIASES[word])
-        elif word in DAYS:
-            result.append(word)
-        else:
-            problems.append(f"day {raw!r} is not one of {', '.join(DAYS)}")
-    return tuple(d for d in DAYS if d in result)
+def _day(word: str) -> tuple[str, ...] | None:
+    """Return the days a word names (`fri`, `Friday`, `thurs`, `weekdays`), None if it names none."""
+    if word in _DAY_ALIASES:
+        return _DAY_ALIASES[word]
+    # Three letters or more of a day's name: "tues" and "thurs" are days, "sunshine" is not.
+    if len(word) >= 3:
+        for short, name in zip(DAYS, _DAY_NAMES, strict=True):
+            if name.startswith(word):
+                return (short,)
+    return None
+
+
+def _days(days: str | Sequence[str] | None, problems: list[str]) -> tuple[str, ...]:
+    # A hand-written file says `days: daily` or `days: mon, fri` as often as `days: [mon, fri]`.
+    words = _DAY_SEPARATORS.split(days) if isinstance(days, str) else list(days or ())
+    result: set[str] = set()
+    for raw in words:
+        word = str(raw).strip().lower()
+        if not word:
+            continue
+        found = _day(word)
+        if found is None:
+            problems.append(f"day {raw!r} is not a day: {', '.join(DAYS)}, weekdays, weekends or daily")
+            continue
+        result.update(found)
+    chosen = tuple(d for d in DAYS if d in result)
+    # All seven is every day, which the file and `describe` say by naming none.
+    return () if chosen == DAYS else chosen
 
 
 def _threshold(

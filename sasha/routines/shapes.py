@@ -31,7 +31,7 @@ class TriggerModel(Lenient):
 
     type: Literal["time", "state"]
     at: str | None = None
-    days: list[str] | None = None
+    days: list[str] | str | None = None  # a list of days, or one string: `daily`, `mon, fri`
     device: str | None = None
     capability: str | None = None
     above: float | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import sys
 from datetime import datetime
@@ -32,6 +31,13 @@ _STATE_WAIT = 2.0
 # How long `ask` waits for the home's retained state before planning with what it has.
 _ASK_STATE_WAIT = 3.0
 EXIT_CODES = {"done": 0, "answer": 0, "clarify": 3, "needs_confirmation": 3, "infeasible": 1, "rejected": 1, "error": 1}
+
+
+def _write(console: Console, text: str) -> None:
+    """Write output meant for programs (JSON, YAML) to the console's file exactly as it is."""
+    # console.print would wrap it at the console's width, breaking a long line of JSON or YAML.
+    console.file.write(text)
+    console.file.flush()
 
 
 async def read_state(home: Inventory, settings: Settings) -> StateMirror:
@@ -63,7 +69,7 @@ async def plan_once(home: Inventory, settings: Settings, text: str, *, as_json: 
     finally:
         await client.close()
     if as_json:
-        console.print_json(json.dumps(render.plan_json(result)))
+        _write(console, render.json_text(render.plan_json(result), indent=2))
     else:
         console.print(f"[bold]{result.kind}[/bold]: {result.message}")
         if result.actions:
@@ -104,7 +110,7 @@ async def ask_once(
         reply = await rt.assistant.handle(text, conversation="cli", source="cli", approve=yes)
         await rt.link.flush()
     if as_json:
-        console.print_json(json.dumps(reply.to_json()))
+        _write(console, render.json_text(reply.to_json(), indent=2))
     else:
         print_reply(reply, home, console)
     return EXIT_CODES.get(reply.status, 1)
@@ -181,11 +187,12 @@ async def health(settings: Settings, timeout: float = 5.0, *, console: Console |
             async with asyncio.timeout(0.5):
                 await counted.wait()
     if console is not None:
-        console.print(seen[-1].decode("utf-8", "replace"), markup=False, highlight=False)
-        if stats:
-            console.print(stats[-1].decode("utf-8", "replace"), markup=False, highlight=False)
+        counters = render.counters_line(stats[-1]) if stats else None
+        _write(console, render.printable(seen[-1]) + "\n" + (counters or ""))
+        if stats and counters is None:
+            sys.stderr.write(f"sasha health: the counters on {stats_topic} are not a JSON object\n")
     if seen[-1] != b"online":
-        sys.stderr.write(f"sasha health: the daemon is {seen[-1].decode(errors='replace')[:40]} ({topic})\n")
+        sys.stderr.write(f"sasha health: the daemon is {render.printable(seen[-1])[:40]} ({topic})\n")
         return 1
     return 0
 
@@ -211,7 +218,7 @@ def manage_routines(home: Inventory, settings: Settings, action: str, ident: str
         return 1
     routine = found[0]
     if action == "show":
-        console.print(dump([routine]), markup=False, highlight=False)
+        _write(console, dump([routine]))
         return 0
     if action == "delete":
         store.save([r for r in routines if r.id != routine.id])

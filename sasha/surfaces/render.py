@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from sasha import jsonlimit
 from sasha.home.inventory import Capability, Inventory
 
 if TYPE_CHECKING:  # only types: `sasha check` should not import the openai SDK
@@ -49,6 +51,27 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "routine": result.routine.model_dump() if result.routine is not None else None,
         "model_calls": [c.to_json() for c in result.calls],
     }
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """Return JSON for programs, exactly as `json.dumps` writes it, with a final newline."""
+    # Never through rich: a console wraps long lines at its width, even inside a JSON string.
+    return json.dumps(value, indent=indent, ensure_ascii=False) + "\n"
+
+
+def counters_line(payload: bytes) -> str | None:
+    """Return the daemon's counters from `<root>/stats` as one JSON line, or None if they are not a JSON object."""
+    try:
+        counters = jsonlimit.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    # Written again rather than passed through: whatever the broker holds, the line is one object.
+    return json_text(counters) if isinstance(counters, dict) else None
+
+
+def printable(payload: bytes) -> str:
+    """Decode a payload for a terminal, with control characters (escapes, line breaks) shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in payload.decode("utf-8", "replace"))
 
 
 def describe(capability: Capability) -> str:

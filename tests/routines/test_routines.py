@@ -10,10 +10,10 @@ import pytest
 
 from sasha.home import inventory
 from sasha.routines.engine import ManualClock, RoutineEngine, occurrences
-from sasha.routines.routine import Routine, TimeTrigger, TimeWindow, check
+from sasha.routines.routine import DAYS, Routine, TimeTrigger, TimeWindow, check, describe
 from sasha.routines.shapes import RoutineModel
 from sasha.routines.store import RoutinesFileError, RoutineStore, dump, parse
-from tests.conftest import EXAMPLE, Rig
+from tests.conftest import EXAMPLE, Rig, run_sasha
 
 HOME = inventory.from_file(EXAMPLE)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -49,6 +49,8 @@ def _routine(data: dict[str, object]) -> Routine:
         ),
         ({"trigger": {"type": "time", "at": "25:99"}}, "not a time"),
         ({"trigger": {"type": "time", "at": "07:00", "days": ["funday"]}}, "day 'funday'"),
+        ({"trigger": {"type": "time", "at": "07:00", "days": ["sunshine"]}}, "day 'sunshine'"),
+        ({"trigger": {"type": "time", "at": "07:00", "days": "mo"}}, "day 'mo'"),
         ({"actions": [{"device": "bathroom_humidity", "set": {"humidity": 40}}]}, "sensor reading"),
         ({"actions": [{"device": "front_door", "set": {"lock": "unlocked"}}]}, "sensitive"),
         ({"actions": [{"device": "coffee_machine", "set": {"power": "on"}}]}, "no device"),
@@ -85,6 +87,92 @@ def test_a_routine_may_move_a_sensitive_device_only_towards_safety(
     assert (routine is not None) is allowed, problems
     if not allowed:
         assert any("may only move it towards safety" in p for p in problems)
+
+
+# Every form of `days` the docs promise (design.md 5.3, running.md "Routines"), as YAML would give it.
+DAY_FORMS = [
+    ("daily", ()),
+    ("everyday", ()),
+    ("weekdays", DAYS[:5]),
+    ("weekends", ("sat", "sun")),
+    (["weekdays"], DAYS[:5]),
+    (["mon", "wed", "fri"], ("mon", "wed", "fri")),
+    (["Monday", "friday", "SUNDAY"], ("mon", "fri", "sun")),
+    (["tues", "thurs"], ("tue", "thu")),
+    ("mon, wed, fri", ("mon", "wed", "fri")),
+    (["weekends", "fri", "sat"], ("fri", "sat", "sun")),
+    (list(DAYS), ()),
+    ([], ()),
+    (None, ()),
+]
+FILE_WITH_EVERY_DAY_FORM = """\
+routines:
+- name: Daily
+  trigger: {type: time, at: "07:00", days: daily}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: Everyday
+  trigger: {type: time, at: "07:01", days: everyday}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: Weekdays
+  trigger: {type: time, at: "07:02", days: weekdays}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: Weekends
+  trigger: {type: time, at: "07:03", days: [weekends]}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: Short names
+  trigger:
+    type: time
+    at: "07:04"
+    days:
+    - mon
+    - wed
+    - fri
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: Full names
+  trigger: {type: time, at: "07:05", days: [Tuesday, thursday]}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+- name: In one string
+  trigger: {type: time, at: "07:06", days: "sat, sun"}
+  actions: [{device: hallway_light, set: {power: 'on'}}]
+"""
+EXPECTED_DAYS = {
+    "daily": (),
+    "everyday": (),
+    "weekdays": DAYS[:5],
+    "weekends": ("sat", "sun"),
+    "short_names": ("mon", "wed", "fri"),
+    "full_names": ("tue", "thu"),
+    "in_one_string": ("sat", "sun"),
+}
+
+
+@pytest.mark.parametrize(("days", "expected"), DAY_FORMS)
+def test_every_documented_form_of_days_is_read(days: object, expected: tuple[str, ...]) -> None:
+    """Read daily, weekdays, weekends, day names and lists of them; all seven days is every day."""
+    routine = _routine({**NIGHT, "trigger": {"type": "time", "at": "22:30", "days": days}})
+    assert isinstance(routine.trigger, TimeTrigger)
+    assert routine.trigger.days == expected
+    assert ("every day" in describe(routine)) is (expected == ())
+
+
+def test_a_routines_file_with_every_form_of_days_loads_and_round_trips() -> None:
+    """Load a hand-written routines.yaml using each form of `days`, and read what Sasha writes back."""
+    routines = parse(FILE_WITH_EVERY_DAY_FORM, "routines.yaml", HOME)
+    days = {r.id: r.trigger.days for r in routines if isinstance(r.trigger, TimeTrigger)}
+    assert days == EXPECTED_DAYS
+    assert parse(dump(routines), "routines.yaml", HOME) == routines
+
+
+async def test_sasha_routines_list_reads_every_form_of_days(tmp_path: Path) -> None:
+    """Run `sasha routines list` on a file with every form of `days`: it loads and names the days."""
+    (tmp_path / "routines.yaml").write_text(FILE_WITH_EVERY_DAY_FORM, encoding="utf-8")
+    code, out, err = await run_sasha("routines", "list", "--devices", str(EXAMPLE), "--state-dir", str(tmp_path))
+    assert code == 0, out + err
+    for ident in EXPECTED_DAYS:
+        assert ident in out
+    assert out.count("(every day)") == 2
+    assert "(mon,tue,wed,thu,fri)" in out
+    assert "(tue,thu)" in out
 
 
 def test_time_window_wraps_midnight() -> None:

@@ -1,10 +1,14 @@
-"""`sasha ask`, `sasha history` and `sasha health` as processes against a live simulated home."""
+"""`sasha ask`, `sasha history`, `sasha health` and `sasha routines` as processes against a live simulated home."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import yaml
+
+from sasha.mqtt.connection import MqttConnection, MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.scripted import ScriptedModel
 from tests.conftest import EXAMPLE, Rig, clean_env, run_sasha
 
@@ -73,3 +77,50 @@ async def test_health(rig: Rig) -> None:
     await rig.link.publish("sasha/status", b"online", retain=True, wait=5)
     code, _, _ = await run_sasha("health", "--mqtt-url", rig.broker.url, "--devices", str(EXAMPLE))
     assert code == 0
+
+
+async def test_health_prints_exact_json_into_a_pipe(broker: Mosquitto) -> None:
+    """Print the status and the counters as one exact JSON line, however long, when stdout is a pipe."""
+    # Longer than any console width, with spaces a wrapping console would break the line at.
+    counters = {f"counter_{n}": n for n in range(40)} | {"note": "a long value " * 30}
+    async with MqttConnection(MqttSettings.from_url(broker.url)) as link:
+        await link.wait_connected(5)
+        await link.publish("sasha/status", b"online", retain=True, wait=5)
+        await link.publish("sasha/stats", json.dumps(counters).encode(), retain=True, wait=5)
+    code, out, err = await run_sasha("health", "--mqtt-url", broker.url)
+    assert code == 0, err
+    status, line = out.splitlines()
+    assert status == "online"
+    assert json.loads(line) == counters
+    assert line == json.dumps(counters, ensure_ascii=False)
+
+
+async def test_health_says_when_the_counters_are_not_json(broker: Mosquitto) -> None:
+    """Print no counters line for a stats payload that is not a JSON object, and say so on stderr."""
+    async with MqttConnection(MqttSettings.from_url(broker.url)) as link:
+        await link.wait_connected(5)
+        await link.publish("sasha/status", b"online\x1b[2J", retain=True, wait=5)
+        await link.publish("sasha/stats", b"[1, 2", retain=True, wait=5)
+    code, out, err = await run_sasha("health", "--mqtt-url", broker.url)
+    assert code == 1  # the status is not exactly `online`
+    assert out == "online?[2J\n"  # the terminal escape is not passed on
+    assert "the counters on sasha/stats are not a JSON object" in err
+
+
+async def test_routines_show_prints_yaml_that_loads_into_a_pipe(tmp_path: Path) -> None:
+    """Print `sasha routines show` as YAML that loads again, even with a request longer than a console line."""
+    request = "keep the hall lit " + "x" * 300
+    (tmp_path / "routines.yaml").write_text(
+        "routines:\n"
+        f"- name: Hall light\n  created_from: {request}\n"
+        "  trigger: {type: time, at: '07:00', days: weekdays}\n"
+        "  actions: [{device: hallway_light, set: {power: 'on'}}]\n",
+        encoding="utf-8",
+    )
+    code, out, err = await run_sasha(
+        "routines", "show", "hall_light", "--devices", str(EXAMPLE), "--state-dir", str(tmp_path)
+    )
+    assert code == 0, err
+    shown = yaml.safe_load(out)["routines"][0]
+    assert shown["created_from"] == request
+    assert shown["trigger"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
