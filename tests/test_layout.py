@@ -49,6 +49,7 @@ PURE = (
     "sasha.discovery.tasmota",
     "sasha.discovery.assemble",
     "sasha.discovery.merge",
+    "sasha.discovery.safety",
     "sasha.discovery.render",
     "sasha.discovery.build",
 )

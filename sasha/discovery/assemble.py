@@ -1,4 +1,4 @@
-"""From findings to inventory data: ids, rooms, sensitive devices, tidy topics, one comment per device."""
+"""From findings to inventory data: ids, rooms, sensitive devices (`safety`), tidy topics, comments per device."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sasha.adapters.homeassistant import field_name
-from sasha.discovery import homeassistant, tasmota, zigbee2mqtt
+from sasha.discovery import homeassistant, safety, tasmota, zigbee2mqtt
 from sasha.discovery.found import Findings, Found, Skipped, slug
 from sasha.errors import InventoryError
 from sasha.home import inventory
 
 UNASSIGNED = {"id": "unassigned", "name": "Unassigned"}
-SENSITIVE = frozenset({"lock", "garage_door", "water_valve", "alarm", "oven"})
 # The order of a device entry's keys in the file.
 ORDER = (
     "id",
@@ -94,6 +93,7 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
     names = {n.lower() for n in taken_names}
     result = []
     for found in sorted(findings.devices, key=lambda f: (f.protocol, f.area or "~", f.name.lower())):
+        safety.judge(found)
         ident = unique(slug(found.name), ids, "_")
         name = unique(found.name, names, " ", fold=True)
         data: dict[str, Any] = {
@@ -109,7 +109,8 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
             data["topic"] = found.topic
         if found.light_schema == "default":
             data["light_schema"] = "default"
-        if found.type in SENSITIVE:
+        if found.sensitive is not None:
+            # Written out even where the type implies it: the file says so, and a changed type cannot undo it.
             data["sensitive"] = True
         if found.description:
             data["description"] = found.description
@@ -123,7 +124,10 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
             ids.discard(ident)
             names.discard(name.lower())
             continue
-        comments = [f"from {found.source}"] + [f"left out: {note}" for note in found.notes]
+        comments = [f"from {found.source}"]
+        if found.sensitive is not None:
+            comments.append(found.sensitive.comment())
+        comments += [f"left out: {note}" for note in found.notes]
         result.append(Entry(_ordered(data), comments, found))
     return result
 

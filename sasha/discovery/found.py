@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,29 @@ from typing import Any
 # A retained config is a few KB; zigbee2mqtt's device list grows with the network.
 MAX_CONFIG = 64 * 1024
 MAX_DEVICE_LIST = 8 * 1024 * 1024
+
+
+class Hazard(enum.StrEnum):
+    """What a device can do to the home that must wait for a person's yes; the value is said in the file."""
+
+    UNLOCK = "it can unlock a door"
+    OPEN_GARAGE = "it can open a garage door or a gate"
+    OPEN_DOOR = "it may open a door"
+    WATER = "it can turn on the water"
+    DISARM = "it can disarm the alarm"
+    HEAT_FOOD = "it heats food"
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitive:
+    """Why a found device is written `sensitive: true`: the hazard, and what in the announcement says so."""
+
+    hazard: Hazard
+    evidence: str  # "announced as a Home Assistant lock", "its name says 'oven'"
+
+    def comment(self) -> str:
+        """Return the comment line written above the device."""
+        return f"sensitive: {self.hazard} ({self.evidence})"
 
 
 @dataclass(slots=True)
@@ -29,6 +53,9 @@ class Found:
     area: str | None = None  # the room's name, when the announcement names one
     description: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)  # what was left out, and why
+    # Other words the announcement uses for the device, as (whose, text): a model, a description.
+    hints: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    sensitive: Sensitive | None = None  # set by a parser when the announced kind says so, else by `safety`
 
 
 @dataclass(frozen=True, slots=True)

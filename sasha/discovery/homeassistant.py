@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sasha.discovery.abbreviations import ABBREVIATIONS, DEVICE_ABBREVIATIONS
-from sasha.discovery.found import MAX_CONFIG, Findings, Found, Skip, Skipped, nice_kelvin, number, whole
+from sasha.discovery.found import (
+    MAX_CONFIG,
+    Findings,
+    Found,
+    Hazard,
+    Sensitive,
+    Skip,
+    Skipped,
+    nice_kelvin,
+    number,
+    whole,
+)
 
 PREFIX = "homeassistant"
 
@@ -87,6 +98,7 @@ class _Part:
     state_topic: str | None = None
     light_schema: str | None = None
     notes: list[str] = field(default_factory=list)
+    sensitive: Sensitive | None = None
 
 
 def _topic(cfg: dict[str, Any], key: str) -> str | None:
@@ -250,8 +262,12 @@ def _cover(cfg: dict[str, Any]) -> _Part:
     opened = 100.0 if opened is None else opened
     if closed != 0 or opened <= 0:
         raise Skip(f"position range {closed:g}..{opened:g}: Sasha needs closed at 0")
-    kind = "garage_door" if cfg.get("device_class") in ("garage", "gate") else "cover"
-    part = _Part("cover", kind)
+    device_class = cfg.get("device_class")
+    part = _Part("cover", "garage_door" if device_class in ("garage", "gate") else "cover")
+    # A motorised door is no garage door, but opening it lets people in just the same.
+    hazard = {"garage": Hazard.OPEN_GARAGE, "gate": Hazard.OPEN_GARAGE, "door": Hazard.OPEN_DOOR}.get(str(device_class))
+    if hazard is not None:
+        part.sensitive = Sensitive(hazard, f"announced as a Home Assistant cover of device class '{device_class}'")
     wire = {
         "command_topic": command,
         "state_topic": _topic(cfg, "position_topic"),
@@ -265,6 +281,7 @@ def _cover(cfg: dict[str, Any]) -> _Part:
 def _lock(cfg: dict[str, Any]) -> _Part:
     _no_template(cfg, "command_template")
     part = _Part("lock", "lock", command_topic=_required(cfg, "command_topic"), state_topic=_topic(cfg, "state_topic"))
+    part.sensitive = Sensitive(Hazard.UNLOCK, "announced as a Home Assistant lock")
     words = _words(
         cfg,
         (
@@ -285,6 +302,7 @@ def _valve(cfg: dict[str, Any]) -> _Part:
     part = _Part(
         "valve", "water_valve", command_topic=_required(cfg, "command_topic"), state_topic=_topic(cfg, "state_topic")
     )
+    part.sensitive = Sensitive(Hazard.WATER, "announced as a Home Assistant valve")
     # Sasha's valve is power: "on" means open.
     words = {
         "payload_on": str(cfg.get("payload_open", "OPEN")),
@@ -533,9 +551,15 @@ def _assemble(members: list[tuple[str, dict[str, Any], _Part]]) -> list[Found]:
                 topic=cfg.get("~") if isinstance(cfg.get("~"), str) else None,
                 area=str(area) if isinstance(area, str) and area.strip() else None,
             )
+            if isinstance(device.get("model"), str):
+                target.hints.append(("its model", device["model"]))
             devices.append((target, []))
         else:
             next(sources for d, sources in devices if d is target).append(source)
+        # A firmware names the device after itself ("Shelly 1") and the entity after what it drives.
+        if isinstance(cfg.get("name"), str) and cfg["name"] != target.name:
+            target.hints.append(("an entity's name", cfg["name"]))
+        target.sensitive = target.sensitive or part.sensitive
         target.capabilities |= part.capabilities
         target.wire |= part.wire
         target.notes += part.notes

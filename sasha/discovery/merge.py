@@ -14,6 +14,8 @@ from typing import Any
 
 from sasha.adapters import adapter_for
 from sasha.discovery.assemble import ORDER, UNASSIGNED, Entry, unique
+from sasha.discovery.found import Sensitive
+from sasha.discovery.safety import TYPE_HAZARDS
 from sasha.home import inventory
 from sasha.home.inventory import Device, Inventory
 
@@ -69,6 +71,22 @@ def _pair(
     return matched, added
 
 
+def _sensitive(raw: dict[str, Any], data: dict[str, Any], found: Sensitive | None) -> list[str]:
+    """Settle `sensitive` of a matched device in `data`; return the comment lines that say why."""
+    if "sensitive" in raw:
+        # The user's explicit choice stays (a drip irrigation valve may run freely), but not silently.
+        if raw["sensitive"] is False and found is not None:
+            return [f"sensitive: false kept from your file, though {found.hazard} ({found.evidence})"]
+        return [found.comment()] if found is not None and raw["sensitive"] else []
+    kind = str(data["type"])
+    if found is None and kind in TYPE_HAZARDS:
+        found = Sensitive(TYPE_HAZARDS[kind], f"your file's type is {kind}")
+    if found is None:
+        return []
+    data["sensitive"] = True  # written out, as for a new device
+    return [found.comment()]
+
+
 def merge(
     existing: dict[str, Any], current: Inventory, found: list[Entry], found_rooms: list[dict[str, Any]]
 ) -> Merged:
@@ -102,8 +120,11 @@ def merge(
         # The user's type, unless it is a sensor and the device turned out to take commands.
         if raw.get("type") not in (None, "sensor") or data["type"] == "sensor":
             data["type"] = raw.get("type", data["type"])
+        found_why = entry.found.sensitive if entry.found is not None else None
+        why = _sensitive(raw, data, found_why)
         data = {k: data[k] for k in ORDER if k in data}
-        comments = ["kept your id, name, aliases, room, type, description and sensitive", *entry.comments]
+        rest = [c for c in entry.comments if found_why is None or c != found_why.comment()]
+        comments = ["kept your id, name, aliases, room, type, description and sensitive", *rest[:1], *why, *rest[1:]]
         result.entries.append(Entry(data, comments, entry.found))
         result.updated.append(str(ident))
     taken_ids = {str(d.get("id")) for d in raw_devices}

@@ -80,6 +80,8 @@ def _device(topic: str, config: dict[str, Any], sensors: dict[str, Any]) -> Foun
         source=f"Tasmota discovery {topic}" + (f": {config.get('md')}" if config.get("md") else ""),
         topic=device_topic,
     )
+    if config.get("md"):
+        found.hints.append(("its Tasmota model", str(config["md"])))
     relays = config.get("rl")
     relays = [r for r in relays if isinstance(r, int)] if isinstance(relays, list) else []
     used = [r for r in relays if r]

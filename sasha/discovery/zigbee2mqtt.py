@@ -11,7 +11,19 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sasha.discovery.found import MAX_DEVICE_LIST, Findings, Found, Skip, Skipped, human, nice_kelvin, number, whole
+from sasha.discovery.found import (
+    MAX_DEVICE_LIST,
+    Findings,
+    Found,
+    Hazard,
+    Sensitive,
+    Skip,
+    Skipped,
+    human,
+    nice_kelvin,
+    number,
+    whole,
+)
 from sasha.home.capabilities import CAPABILITIES
 
 _SET = 2
@@ -121,13 +133,13 @@ def _device(base: str, entry: Any, source: str) -> Found:
     if kinds:
         first = min(kinds, key=_TYPE_ORDER.index)
         found.type = {"climate": "thermostat"}.get(first, first)
+    if found.type == "lock":
+        found.sensitive = Sensitive(Hazard.UNLOCK, "zigbee2mqtt exposes a lock")
     text = f"{description} {definition.get('model', '')}".lower()
-    if found.type in ("switch", "sensor") and "valve" in text and "power" in found.capabilities:
-        found.type = "water_valve"
-    elif found.type == "cover" and "garage" in text:
-        found.type = "garage_door"
-    elif found.type == "switch" and ("plug" in text or "socket" in text or "outlet" in text):
+    if found.type == "switch" and ("plug" in text or "socket" in text or "outlet" in text):
         found.type = "plug"
+    # The definition says what the device is ("Water valve", "Garage door opener"): `safety` reads it.
+    found.hints += [("zigbee2mqtt's description of it", description), ("its model", str(definition.get("model", "")))]
     return found
 
 

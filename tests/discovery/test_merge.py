@@ -99,3 +99,63 @@ def test_merging_twice_changes_nothing() -> None:
     second = build(_z2m(), (yaml.safe_load(first.text), inventory.from_yaml(first.text)))
     assert second.added == []
     assert inventory.from_yaml(second.text).devices.keys() == inventory.from_yaml(first.text).devices.keys()
+
+
+_OVEN = """\
+rooms: [{id: kitchen, name: Kitchen}]
+devices:
+  - id: my_oven
+    name: My oven
+    room: kitchen
+    type: thermostat
+    protocol: homeassistant
+    topic: kitchen/oven
+    capabilities: {power: {}}
+  - id: back_lock
+    name: Back lock
+    room: kitchen
+    type: lock
+    protocol: homeassistant
+    topic: kitchen/lock
+    capabilities: {lock: {}}
+"""
+
+
+def _announced_oven_and_lock() -> list[tuple[str, bytes]]:
+    oven = {"~": "kitchen/oven", "cmd_t": "~/set", "stat_t": "~/state", "dev": {"ids": ["oven"], "name": "Oven"}}
+    lock = {"~": "kitchen/lock", "cmd_t": "~/set", "stat_t": "~/state", "dev": {"ids": ["lock"], "name": "Lock"}}
+    return [
+        ("homeassistant/switch/oven/config", json.dumps(oven).encode()),
+        ("homeassistant/lock/lock/config", json.dumps(lock).encode()),
+    ]
+
+
+def _comments_above(text: str, ident: str) -> list[str]:
+    lines = text.splitlines()
+    index = lines.index(f"  - id: {ident}")
+    above = []
+    while lines[index - 1].startswith("  #"):
+        index -= 1
+        above.insert(0, lines[index].strip())
+    return above
+
+
+def test_merge_marks_a_device_sensitive_when_the_announcement_says_it_is() -> None:
+    """Write `sensitive: true` and why for the user's oven typed thermostat, and for a lock the file leaves implicit."""
+    outcome = build(_announced_oven_and_lock(), (yaml.safe_load(_OVEN), inventory.from_yaml(_OVEN)))
+    raw = {d["id"]: d for d in yaml.safe_load(outcome.text)["devices"]}
+    assert (raw["my_oven"]["type"], raw["my_oven"]["sensitive"]) == ("thermostat", True)  # the user's type stays
+    assert any("heats food" in c for c in _comments_above(outcome.text, "my_oven"))
+    assert raw["back_lock"]["sensitive"] is True
+    assert any(c.startswith("# sensitive:") for c in _comments_above(outcome.text, "back_lock"))
+    assert inventory.from_yaml(outcome.text).devices["my_oven"].sensitive
+
+
+def test_merge_keeps_the_users_sensitive_false_and_says_what_the_announcement_thinks() -> None:
+    """Keep an explicit `sensitive: false` (the user's choice) but name the risk in the comment above it."""
+    outcome = build(_z2m(), (yaml.safe_load(MINE), inventory.from_yaml(MINE)))
+    raw = {d["id"]: d for d in yaml.safe_load(outcome.text)["devices"]}
+    assert raw["hall_lock"]["sensitive"] is False
+    [comment] = [c for c in _comments_above(outcome.text, "hall_lock") if "sensitive" in c and "kept your" not in c]
+    assert "sensitive: false" in comment
+    assert "unlock" in comment

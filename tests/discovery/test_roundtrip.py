@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
 from pathlib import Path
+
+import yaml
 
 from sasha.adapters import adapter_for
 from sasha.discovery.build import build
@@ -11,8 +16,9 @@ from sasha.home import inventory
 from sasha.home.inventory import Device, Inventory
 from sasha.home.protocols import Protocol
 from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
 from sasha.sim import announce
-from tests.conftest import Rig, clean_env, run_sasha
+from tests.conftest import EXAMPLE, Rig, clean_env, run_sasha, start_sasha
 
 # The example home's devices that cannot announce themselves, and why.
 NOT_ANNOUNCED = {
@@ -189,3 +195,37 @@ def test_wire_settings_survive_announce_and_discover() -> None:
         theirs = [(m.topic, m.payload) for m in adapter_for(twin).encode_command(twin, values)]
         assert theirs == mine, device.id
     assert found.devices["yard_gate"].sensitive
+
+
+async def test_a_discovered_oven_waits_for_a_yes(broker: Mosquitto, tmp_path: Path) -> None:
+    """Run `sasha sim` and `sasha discover` as processes: the oven is an oven, sensitive, and "turn on" waits."""
+    sim = await start_sasha("sim", "--devices", str(EXAMPLE), "--mqtt-url", broker.url)
+    try:
+        settings = MqttSettings.from_url(broker.url)
+        async with asyncio.timeout(30):
+            while not any("kitchen_oven" in topic for topic, _ in await listen(settings, wait=0.2)):
+                pass  # the simulator is still starting
+        target = tmp_path / "devices.yaml"
+        code, _, err = await run_sasha("discover", "--mqtt-url", broker.url, "--wait", "1", "--out", str(target))
+        assert code == 0, err
+        text = target.read_text(encoding="utf-8")
+        [oven] = [d for d in yaml.safe_load(text)["devices"] if d["topic"] == "sasha-demo/kitchen_oven"]
+        assert (oven["type"], oven["sensitive"]) == ("oven", True)  # written out, not left to the type
+        assert f"  # sensitive: it heats food (its name says 'oven')\n  - id: {oven['id']}\n" in text
+        code, out, _ = await run_sasha("check", "--devices", str(target))
+        assert code == 0, out
+
+        common = ["--devices", str(target), "--mqtt-url", broker.url, "--state-dir", str(tmp_path)]
+        code, out, err = await run_sasha("ask", "turn on the oven", "--json", *common)
+        assert code == 3, out + err
+        reply = json.loads(out)
+        assert reply["status"] == "needs_confirmation"
+        assert reply["usage"]["model_calls"] == 0
+        # The discovered file drives the real simulated oven once somebody says yes.
+        code, out, err = await run_sasha("ask", "turn on the oven", "--yes", "--json", *common)
+        assert code == 0, out + err
+        assert json.loads(out)["status"] == "done"
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await sim.communicate()
