@@ -68,6 +68,8 @@ class Ask:
 
     message: str
     candidates: tuple[str, ...]
+    words: str = ""
+    text: str = ""  # the question with TARGET where the unclear phrase stood
 
 
 Readings = Callable[[str, str], Reading | None]
@@ -107,8 +109,12 @@ class Answers:
         if found := _IS.match(said):
             target = self._words.target(found.group("t"))
             if isinstance(target, grammar.Unclear):
-                names = ", ".join(d.name for d in target.candidates[:6])
-                return Ask(f"Which {target.words} do you mean: {names}?", tuple(d.id for d in target.candidates))
+                return Ask(
+                    grammar.which(target.words, target.candidates),
+                    tuple(d.id for d in target.candidates),
+                    target.words,
+                    said[: found.start("t")] + grammar.TARGET + said[found.end("t") :],
+                )
             if target is None or not target.devices:
                 return None
             return self._is(target.devices, found.group("st"))

@@ -21,7 +21,7 @@ from sasha.answers import Answer, Answers
 from sasha.audit import AuditLog, Entry
 from sasha.executor import Action, Executor, Outcome, Result
 from sasha.home.inventory import Inventory
-from sasha.intents import FastPath, Match, NotUnderstood, Question
+from sasha.intents import Bare, FastPath, Match, NotUnderstood, Question
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
@@ -111,6 +111,15 @@ def _outcome_replies(outcomes: Sequence[Outcome]) -> tuple[ActionReply, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A fast-path question waiting for its answer in one conversation, from one reply route."""
+
+    question: Question
+    route: str | None
+    expires: float
+
+
 @dataclass(slots=True)
 class _Request:
     text: str
@@ -155,6 +164,9 @@ class Assistant:
         answers = Answers(home, mirror.get) if mirror is not None else None
         self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
         self._clock = clock
+        # The question each conversation was last asked ("Which fan do you mean?"), newest last.
+        self._asked: dict[str, _Asked] = {}
+        self._ask_ttl = pending_ttl
 
     def now(self) -> float:
         """Return the assistant's clock (wall time unless a test moves it)."""
@@ -237,8 +249,20 @@ class Assistant:
         await self._audit(request, reply)
         return reply
 
+    def asking(self, conversation: str) -> bool:
+        """Tell whether a conversation has a fast-path question waiting for its answer."""
+        asked = self._asked.get(conversation)
+        return asked is not None and asked.expires > self._clock()
+
     async def _answer(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
         word = " ".join(request.text.lower().strip(" .!?").split())
+        asked = self._asked.get(request.conversation)
+        if asked is not None and asked.expires > self._clock() and asked.route == request.route:
+            reply = await self._answered(request, asked.question, word, approve)
+            if reply is not None:
+                return reply
+            # Anything else is a new request: the question lapses, it never completes another one.
+            self._asked.pop(request.conversation, None)
         if word in _UNDO:
             return await self._undo(request, approve)
         if self.routines is not None and (manage := _MANAGE.match(word)):
@@ -257,6 +281,41 @@ class Assistant:
                 _LOGGER.warning("refused a confirmation in conversation %r: %s", request.conversation, why)
                 return self._reply(request, "rejected", f"Refused: {why}.", path="confirm")
         return await self._request(request, approve, local_only=local_only, skip_local=skip_local)
+
+    async def _answered(self, request: _Request, question: Question, word: str, approve: bool) -> Reply | None:
+        """Complete the request that asked `question` with this answer, ask again, or return None (not an answer)."""
+        if request.token is None and word in _NO:
+            self._asked.pop(request.conversation, None)
+            return self._reply(request, "done", "OK, I left everything as it was.", path="fast")
+        if request.token is None and word in _YES:
+            # "yes" picks nothing; it must not settle an older plan behind the question either.
+            return self._ask(request, question, f"Please say which one. {question.message}")
+        chosen = self.fast_path.choose(question, request.text)
+        if chosen is None:
+            return None
+        if isinstance(chosen, Question):
+            return self._ask(request, chosen, chosen.message)
+        self._asked.pop(request.conversation, None)
+        found = self.fast_path.complete(question, chosen)
+        if isinstance(found, Question):
+            return self._ask(request, found, found.message)  # the sentence had a second unclear part
+        if isinstance(found, Answer):
+            return self._reply(request, "answer", found.message, path="fast")
+        if found is None:
+            names = ", ".join(self.home.devices[i].name for i in chosen)
+            message = f"I could not do “{question.text}” with the {names}, so I did nothing."
+            return self._reply(request, "infeasible", message, path="fast")
+        if found.problem is not None:
+            return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
+        return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
+
+    def _ask(self, request: _Request, question: Question, message: str) -> Reply:
+        """Ask a fast-path question and remember it for the conversation's next message."""
+        self._asked.pop(request.conversation, None)
+        while len(self._asked) >= _ASKED_MAX:
+            self._asked.pop(next(iter(self._asked)))  # anyone may open conversations: keep the newest
+        self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl)
+        return self._reply(request, "clarify", message, path="fast")
 
     async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:
         """Restore what the last plan changed."""
@@ -284,7 +343,13 @@ class Assistant:
                 return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
             if isinstance(found, Question) and not self.planner.has_model:
                 # With a model, the planner can often tell which one from the conversation.
+                return self._ask(request, found, found.message)
+            if isinstance(found, Bare) and not self.planner.has_model:
+                # A name alone says nothing to do; with a model it may answer the model's own question.
                 return self._reply(request, "clarify", found.message, path="fast")
+            if found is None and not self.planner.has_model and (refusal := self.fast_path.explain(request.text)):
+                status = "infeasible" if refusal.unknown else "clarify"
+                return self._reply(request, status, refusal.message, path="fast")
         if local_only and self.planner.has_model:
             return None
         if not self.planner.has_model or self.budget is None:
@@ -502,6 +567,8 @@ class Assistant:
         )
 
 
+# Open questions kept at most: conversation ids come from the network, one per message if it likes.
+_ASKED_MAX = 1000
 # Longer texts are never explicit commands; the fast path's matching cost grows with length.
 _LOCAL_MAX = 200
 _COMMAND = re.compile(

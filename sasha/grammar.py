@@ -56,7 +56,8 @@ def _words(kind: Kind, singular: Iterable[str], plural: Iterable[str], stem: str
         _KIND_WORDS[word] = (kind, True, stem)
 
 
-_words(Kind.LIGHT, ("light", "lamp"), ("lights", "lamps"))
+_words(Kind.LIGHT, ("light",), ("lights",))
+_words(Kind.LIGHT, ("lamp",), ("lamps",), "lamp")  # "the lamp" asks among the lamps, not every light
 _words(Kind.COVER, ("cover",), ("covers",))
 _words(Kind.COVER, ("blind",), ("blinds",), "blind")
 _words(Kind.COVER, ("curtain",), ("curtains",), "curtain")
@@ -111,6 +112,11 @@ def _is_kind(kind: Kind, device: Device) -> bool:
     if kind in (Kind.WINDOW, Kind.DOOR):
         return "contact" in device.capabilities and kind.value in name
     return device.type in _KIND_TYPES.get(kind, ())
+
+
+def kind_words() -> tuple[str, ...]:
+    """Return every word that names a kind of device ("lights", "blinds", "tv")."""
+    return tuple(_KIND_WORDS)
 
 
 def normalize(text: str) -> str:
@@ -238,7 +244,7 @@ class Vocabulary:
         chosen = [d for d in pool if _is_kind(part.kind, d)]
         if part.stem:
             stems = _STEM_ALIASES.get(part.stem, (part.stem,))
-            narrowed = [d for d in chosen if any(s in _names(d) for s in stems)]
+            narrowed = [d for d in chosen if any(s in names_of(d) for s in stems)]
             chosen = narrowed or chosen
         return chosen
 
@@ -289,7 +295,32 @@ class Vocabulary:
         return _Simple(None, kind, plural, stem, place[0], place[1], every)
 
 
-def _names(device: Device) -> str:
+TARGET = "\x00"
+"""Marks, in a sentence asked back, where the unclear phrase stood (normalised text never holds it)."""
+
+PAGE = 8
+"""How many candidates a "Which X do you mean?" question lists by number before it says how many more."""
+
+
+def shown(count: int) -> int:
+    """Return how many of `count` candidates a question lists (all of them when only a few would be left)."""
+    return count if count <= PAGE + 2 else PAGE
+
+
+def which(words: str, candidates: Iterable[Device]) -> str:
+    """Ask which device a phrase means: every candidate, or a numbered first page and how many more.
+
+    Either way the answer may be a number: the candidates' order is the list's order.
+    """
+    names = [d.name for d in candidates]
+    if shown(len(names)) == len(names):
+        return f"Which {words or 'one'} do you mean: {', '.join(names)}?"
+    listed = ", ".join(f"{i}) {name}" for i, name in enumerate(names[:PAGE], start=1))
+    return f"Which {words or 'one'} do you mean: {listed}, or one of {len(names) - PAGE} more (say its name or room)?"
+
+
+def names_of(device: Device) -> str:
+    """Return a device's name, id and aliases as one lower-case string of words."""
     return " ".join((device.name.lower(), device.id.replace("_", " "), *(a.lower() for a in device.aliases)))
 
 

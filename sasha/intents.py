@@ -8,21 +8,22 @@ entirely or not at all. The fast path may fail to act, but it must never act wro
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sasha import grammar
 from sasha.answers import Answer, Answers, Ask
 from sasha.executor import Action
-from sasha.home.capabilities import COLOR_NAMES
+from sasha.home.capabilities import COLOR_NAMES, ValueKind
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
 from sasha.templates import Match, Question, Templates
 
-__all__ = ["VOLUME_STEP", "Answer", "FastPath", "Match", "NotUnderstood", "Question"]
+__all__ = ["VOLUME_STEP", "Answer", "Bare", "FastPath", "Match", "NotUnderstood", "Question"]
 
 
 # --- the compiled grammar in front of hassil ------------------------------------------------
@@ -61,6 +62,8 @@ _COMMANDS = grammar.patterns(
         ("room temperature", rf"(?:set|turn|change) (?P<t>.+?) temperature to {_NUM}(?: degrees?)?(?: celsius| c)?"),
         ("temperature", rf"(?:set|turn|change) (?P<t>.+?) (?:temperature )?to {_NUM}(?: degrees?)?(?: celsius| c)?"),
         ("color", rf"(?:set|turn|make|change) (?P<t>.+?) (?:to |color to |colour to )?(?P<c>{_COLORS})"),
+        # "set the ac to cool", "put the fan on auto": one of the words a device's mode takes.
+        ("choice", r"(?:set|switch|put|change|turn) (?P<t>.+?) (?:to|into|on) (?P<v>[a-z][a-z ]*?)(?: mode)?"),
         ("pause", r"pause(?: (?P<t>.+))?"),
         ("resume", r"(?:resume|unpause|continue)(?: (?P<t>.+))?"),
         ("stop", r"stop(?: (?P<t>.+))?"),
@@ -102,6 +105,22 @@ class NotUnderstood:
 
 
 @dataclass(frozen=True, slots=True)
+class Bare:
+    """A sentence that only names devices: no verb, so nothing to do without asking what."""
+
+    message: str
+    devices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a command-like sentence was not done, in words: a typo's likely fix, or a device the home lacks."""
+
+    message: str
+    unknown: bool  # True: it names nothing in this home; False: a word was not understood
+
+
+@dataclass(frozen=True, slots=True)
 class _Parsed:
     match: Match | Question
     prefix: str
@@ -120,42 +139,188 @@ class FastPath:
         self._hassil = Templates(home)
         self._state = state or dict
         self._answers = answers
+        # Every word a command may be made of: the grammar's own words and the home's names.
+        words = {w for p in _COMMANDS for w in re.findall(r"[a-z]{2,}", p.regex.pattern)}
+        words |= {w for label in (*self._words.devices, *self._words.rooms, *self._words.floors) for w in label.split()}
+        words |= {w for kind in grammar.kind_words() for w in kind.split()}
+        self._known = sorted(words)
 
-    def match(self, text: str) -> Match | Question | Answer | NotUnderstood | None:
+    def match(self, text: str) -> Match | Question | Answer | NotUnderstood | Bare | None:
         """Resolve a sentence entirely, ask about it, or return None for the planner."""
         said = grammar.normalize(text).replace(" , ", ", ").strip(" ,")
+        found = self._match(text, said)
+        if isinstance(found, Question) and not found.text:
+            return replace(found, text=said)
+        return found
+
+    def _match(self, text: str, said: str) -> Match | Question | Answer | NotUnderstood | Bare | None:
         if not said:
             return None
         if self._answers is not None:
             answer = self._answers.answer(said)
             if isinstance(answer, Ask):
-                return Question(answer.message, answer.candidates)
+                return Question(answer.message, answer.candidates, answer.words, answer.text)
             if answer is not None:
                 return answer
         whole = self._command(said)
         if whole is not None:
             return whole.match
+        bare = self._bare(said)
+        if bare is not None:
+            return bare
         parts = [p.strip(" ,") for p in _SPLIT.split(said) if p.strip(" ,")]
         if len(parts) < 2:
             return self._hassil.match(text)
-        return self._several(parts)
+        return self._several(said, parts)
 
-    def _several(self, parts: list[str]) -> Match | Question | NotUnderstood:
+    def explain(self, text: str) -> Refusal | None:
+        """Say why a sentence the fast path did not act on is not done: a likely typo, or no such device.
+
+        None means it does not look like a command at all (a goal: that needs the model).
+        A suggestion is only ever a question; nothing here acts.
+        """
+        said = grammar.normalize(text).replace(" , ", ", ").strip(" ,")
+        tokens = said.split()
+        if not tokens or len(tokens) > _LOCAL_WORDS:
+            return None
+        fixes: dict[str, str] = {}
+        for i, token in enumerate(tokens):
+            # A known word may still be the typo: "turn of the light".
+            for word in difflib.get_close_matches(token, self._known, n=4, cutoff=0.75):
+                if word == token:
+                    continue
+                fixed = " ".join([*tokens[:i], word, *tokens[i + 1 :]])
+                parsed = self._command(fixed)
+                if parsed is not None and isinstance(parsed.match, Match) and parsed.match.actions:
+                    fixes.setdefault(fixed, token)
+        if len(fixes) == 1:
+            fixed, wrong = next(iter(fixes.items()))
+            return Refusal(f"I did not understand “{wrong}”. Did you mean “{fixed}”?", unknown=False)
+        for pattern in _COMMANDS:
+            found = pattern.regex.match(said)
+            words = found.groupdict().get("t") if found is not None else None
+            if words is None or self._words.target(words) is not None or self._words.place(words) is not None:
+                continue
+            close = difflib.get_close_matches(words, list(self._words.devices), n=3, cutoff=0.6)
+            names = sorted({self._words.devices[c][0].name for c in close})
+            hint = f" The closest: {', '.join(names)}." if names else ""
+            return Refusal(f"There is no {words} in this home.{hint}", unknown=True)
+        return None
+
+    def _bare(self, said: str) -> Bare | None:
+        target = self._words.target(said)
+        if isinstance(target, grammar.Target) and target.devices:
+            names = _names([d.name for d in target.devices])
+            return Bare(f"What should I do with the {names}?", tuple(d.id for d in target.devices))
+        if isinstance(target, grammar.Unclear) and target.candidates:
+            return Bare(f"What should I do with the {target.words}?", tuple(d.id for d in target.candidates))
+        return None
+
+    def choose(self, question: Question, text: str) -> tuple[str, ...] | Question | None:
+        """Read an answer to `question`: the devices it picks, a narrower question, or None (not an answer).
+
+        An answer is a name or alias, "the <room> one", a number from the list, "both" or
+        "all of them", or words of one candidate's name ("the ceiling one").
+        """
+        said = grammar.normalize(text).strip(" ,")
+        candidates = [self._home.devices[i] for i in question.candidates if i in self._home.devices]
+        if not said or not candidates:
+            return None
+        if said in _ALL or (said in _BOTH and len(candidates) == 2):
+            return tuple(d.id for d in candidates)
+        number = _ordinal(said, len(candidates))
+        if number is not None:
+            if 1 <= number <= grammar.shown(len(candidates)):
+                return (candidates[number - 1].id,)
+            return self._again(question, candidates, f"There is no number {number} in the list.")
+        words = _ONE.sub("", said).strip()
+        if not words:
+            return None
+        named = self._words.devices.get(words)
+        if named is None:
+            target = self._words.target(words)
+            named = list(target.devices) if isinstance(target, grammar.Target) and target.every else None
+        if named:
+            inside = [d for d in named if d in candidates]
+            if len(inside) == len(named):
+                return tuple(d.id for d in inside)
+            outside = _names([d.name for d in named if d not in candidates])
+            return self._again(question, candidates, f"The {outside} is not one of them.")
+        place = self._words.place(words)
+        if place is not None:
+            rooms, floor = place
+            ids = {r.id for r in rooms}
+            there = [d for d in candidates if (d.room in ids if rooms else d in self._home.on_floor(floor or ""))]
+            where = ", ".join(r.name for r in rooms) or floor or words
+            return self._narrow(question, there, f"None of them is in the {where}.", candidates)
+        tokens = set(words.split())
+        fits = [d for d in candidates if tokens <= set(grammar.names_of(d).split())]
+        return self._narrow(question, fits, None, candidates) if fits else None
+
+    def _narrow(
+        self, question: Question, fits: list[Device], none: str | None, candidates: list[Device]
+    ) -> tuple[str, ...] | Question | None:
+        if len(fits) == 1:
+            return (fits[0].id,)
+        if fits:
+            return replace(question, message=grammar.which(question.words, fits), candidates=tuple(d.id for d in fits))
+        return self._again(question, candidates, none) if none else None
+
+    @staticmethod
+    def _again(question: Question, candidates: list[Device], why: str | None) -> Question:
+        return replace(question, message=f"{why} {grammar.which(question.words, candidates)}")
+
+    def complete(self, question: Question, chosen: tuple[str, ...]) -> Match | Question | Answer | None:
+        """Run the sentence that asked `question` again with the chosen devices named in it.
+
+        The result keeps that sentence's verb and value; it never acts on a candidate that was
+        not chosen (None when it would).
+        """
+        named = " and ".join(self._label(self._home.devices[i]) for i in chosen)
+        if grammar.TARGET in question.text:
+            tries = [question.text.replace(grammar.TARGET, named)]
+        else:  # "pause", "next track": the sentence said no target; it goes at the end
+            tries = [f"{question.text} {named}", f"{question.text} on {named}"]
+        for sentence in tries:
+            found = self.match(sentence)
+            if isinstance(found, Question | Answer):
+                return found
+            if isinstance(found, Match):
+                others = set(question.candidates) - set(chosen)
+                if any(a.device in others for a in found.actions):
+                    return None
+                return found
+        return None
+
+    def _label(self, device: Device) -> str:
+        """Return a phrase that names exactly this device in a sentence."""
+        for text in (device.name, device.id, *device.aliases):
+            said = grammar.label(text)
+            if self._words.devices.get(said) == [device]:
+                return said
+        return grammar.label(device.id)
+
+    def _several(self, said: str, parts: list[str]) -> Match | Question | NotUnderstood:
         matches: list[Match] = []
         understood: list[str] = []
         previous: _Parsed | None = None
         for part in parts:
             parsed = self._command(part)
+            carried = False
             if parsed is None and previous is not None:
                 # "turn on the kitchen light, then the hallway light": the verb carries over.
                 parsed = self._command(f"{previous.prefix}{part}{previous.suffix}")
-            if parsed is None:
+                carried = True
+            if parsed is None and self._words.target(part) is None:
+                # A part that is only a name ("… then the kitchen light") never gets hassil's bare-name "on".
                 hassil = self._hassil.match(part)
                 parsed = _Parsed(hassil, "", "") if isinstance(hassil, Match) else None
             if parsed is None:
                 return NotUnderstood(tuple(understood), part)
             if isinstance(parsed.match, Question):
-                return parsed.match
+                # The answer completes the whole sentence: mark where the unclear phrase sits in it.
+                spot = grammar.TARGET if carried else parsed.match.text
+                return replace(parsed.match, text=said.replace(part, spot, 1))
             matches.append(parsed.match)
             understood.append(part)
             previous = parsed if parsed.prefix or parsed.suffix else previous
@@ -175,10 +340,14 @@ class FastPath:
             if found is None:
                 continue
             words = found.groupdict().get("t")
-            value = found.groupdict().get("n") or found.groupdict().get("c")
+            value = found.groupdict().get("n") or found.groupdict().get("c") or found.groupdict().get("v")
             result = self._resolve(pattern.intent, words, value)
             if result is None:
                 continue
+            if isinstance(result, Question):
+                # The sentence with a mark where the answer goes; no mark when it named no target.
+                spot = said if words is None else said[: found.start("t")] + grammar.TARGET + said[found.end("t") :]
+                result = replace(result, text=spot)
             if words is None:
                 return _Parsed(result, "", "")
             return _Parsed(result, said[: found.start("t")], said[found.end("t") :])
@@ -203,7 +372,7 @@ class FastPath:
             target: grammar.Target | grammar.Unclear | None = grammar.Target(found, words or "", True, None, where)
             intent = "open" if intent == "water" else "temperature"
         elif words is None:
-            if intent not in _MEDIA_INTENTS:
+            if intent not in _MEDIA_INTENTS and intent != "volume":
                 return None
             players = [d for d in self._home.devices.values() if d.type is DeviceType.MEDIA_PLAYER]
             chosen = self._playing(players) or players
@@ -222,10 +391,9 @@ class FastPath:
         if isinstance(target, grammar.Unclear):
             if not target.candidates:
                 return None
-            names = [d.name for d in target.candidates]
-            shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
-            what = "player" if target.words in ("music", "media") else target.words
-            return Question(f"Which {what} do you mean: {shown}?", tuple(d.id for d in target.candidates))
+            what = "player" if target.words in ("music", "media", "media player") else target.words
+            ids = tuple(d.id for d in target.candidates)
+            return Question(grammar.which(what, target.candidates), ids, words or "")
         if not target.devices:
             where = f" in {target.place}" if target.place else ""
             return Match(
@@ -235,11 +403,15 @@ class FastPath:
                 f"there is no {target.words}{where} in this home" if not where else f"there are no such devices{where}",
             )
         color = value if intent == "color" else None
-        number = float(value) if value is not None and color is None else None
+        word = value if intent == "choice" else None
+        number = float(value) if value is not None and color is None and word is None else None
         actions: list[Action] = []
         unable: list[str] = []
         for device in target.devices:
-            change = self._change(intent, device, number) if color is None else _paint(device, color)
+            if word is not None:
+                change = _choose(device, word)
+            else:
+                change = self._change(intent, device, number) if color is None else _paint(device, color)
             if change is None:
                 unable.append(device.name)
                 continue
@@ -247,7 +419,7 @@ class FastPath:
             if not checked.ok:
                 return Match(intent, (), "", "; ".join(p.message for p in checked.problems))
             actions.append(Action(device.id, checked.values, "as asked"))
-        if not actions and intent in ("louder", "quieter", "color"):
+        if not actions and intent in ("louder", "quieter", "color", "choice"):
             # "turn the kitchen light up" means brighter, "warm white" on a lamp without colour means
             # its colour temperature: not what these forms say; hassil or the model may read them.
             return None
@@ -338,6 +510,51 @@ class FastPath:
         low = volume.min if volume.min is not None else 0
         high = volume.max if volume.max is not None else 100
         return {"volume": round(min(max(current + step, low), high))}
+
+
+# Sentences longer than this are not checked for typos: a command is a few words.
+_LOCAL_WORDS = 12
+_ALL = frozenset({"all", "all of them", "all of those", "every one", "each", "each of them", "all them"})
+_BOTH = frozenset({"both", "both of them", "both them"})
+_ONE = re.compile(r"^(?:that one in |one in |that one |one |in |on )|(?: one| ones)$")
+_ORDINALS = {
+    word: i
+    for i, words in enumerate(
+        (("first", "1st"), ("second", "2nd"), ("third", "3rd"), ("fourth", "4th"), ("fifth", "5th")), start=1
+    )
+    for word in words
+} | {"sixth": 6, "seventh": 7, "eighth": 8, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_NUMBER = re.compile(r"^(?:number |no |#)?(?P<n>\d+|[a-z0-9]+?)(?: one)?$")
+
+
+def _ordinal(said: str, count: int) -> int | None:
+    """Read "2", "number 2", "the second one", "last" as a position in a list of `count`."""
+    if said in ("last", "last one"):
+        return count
+    found = _NUMBER.match(said)
+    if found is None:
+        return None
+    word = found.group("n")
+    if word.isdigit():
+        return int(word)
+    return _ORDINALS.get(word)
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _choose(device: Device, word: str) -> dict[str, Any] | None:
+    """Return the change that sets the one mode of `device` that takes `word` ("cool", "fan only")."""
+    fits = [
+        name
+        for name, cap in device.writable.items()
+        if cap.info.kind is ValueKind.CHOICE and any(v.replace("_", " ") == word for v in cap.values)
+    ]
+    if len(fits) != 1:
+        return None
+    value = next(v for v in device.capabilities[fits[0]].values if v.replace("_", " ") == word)
+    return {fits[0]: value}
 
 
 def _paint(device: Device, color: str) -> dict[str, Any] | None:

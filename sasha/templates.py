@@ -4,7 +4,7 @@ Home Assistant's sentence templates (`home-assistant-intents`) are matched again
 built from the inventory: device names and aliases (with each device's HA domain as context,
 which the templates check) and room names. Only the intents the fast path can act on are
 loaded, and what hassil recognised is cached per sentence. A match becomes actions only when it
-names its targets without doubt; anything else goes to the planner, or gets a question.
+names its targets without doubt; anything else goes to the planner (questions come from the grammar).
 """
 
 from __future__ import annotations
@@ -56,9 +56,6 @@ _KIND_WORDS = {
     DeviceType.PLUG: ("plug",),
     DeviceType.WATER_VALVE: ("valve",),
 }
-_COMMAND_START = re.compile(
-    r"^\s*(please\s+)?(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop)\b", re.I
-)
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 # Sentences hassil has already read, per home; a home hears the same few commands over and over.
 _CACHE = 512
@@ -76,10 +73,16 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """The command names a kind of device the home has several of."""
+    """The command names a kind of device the home has several of; the answer picks among `candidates`.
+
+    `words` is the unclear phrase; `text` is the normalised sentence with a mark where that phrase
+    stood, or without one when it named no target at all ("pause" with two players).
+    """
 
     message: str
     candidates: tuple[str, ...]
+    words: str = ""
+    text: str = ""
 
 
 @functools.cache
@@ -105,13 +108,12 @@ class Templates:
             for label in {device.name.lower(), device.id.replace("_", " "), *(a.lower() for a in device.aliases)}:
                 names.append((label, device.id, context))
                 taken.add(label)
-        self._labels = sorted(taken, key=len, reverse=True)
-        self._kinds: dict[str, list[Device]] = {}
+        kinds: dict[str, list[Device]] = {}
         for kind, words in _KIND_WORDS.items():
             devices = [d for d in home.devices.values() if d.type is kind]
             for word in words:
-                self._kinds.setdefault(word, []).extend(devices)
-        for word, devices in self._kinds.items():
+                kinds.setdefault(word, []).extend(devices)
+        for word, devices in kinds.items():
             if len(devices) == 1 and word not in taken:
                 device = devices[0]
                 names.append((word, device.id, {"domain": _DOMAIN[device.type]}))
@@ -124,11 +126,13 @@ class Templates:
             "floor": empty,
         }
 
-    def match(self, text: str) -> Match | Question | None:
+    def match(self, text: str) -> Match | None:
         """Resolve an explicit command, ask about an ambiguous one, or return None for the planner."""
         resolved: dict[tuple[Any, ...], Match] = {}
         by_name = False
         for result in self._recognize(text):
+            if _bare(text, result):
+                continue  # HA's "[<the>] {name}" turns a device on by its name alone: never act without a verb
             match = self._resolve(result)
             if match is None:
                 continue
@@ -146,9 +150,7 @@ class Templates:
                 resolved[key] = match
         if len(resolved) == 1:
             return next(iter(resolved.values()))
-        if len(resolved) > 1:
-            return None  # several readings of one sentence: not for the fast path to choose
-        return self._question(text)
+        return None  # none, or several readings of one sentence: not for the fast path to choose
 
     def _recognize(self, text: str) -> list[RecognizeResult]:
         key = " ".join(text.lower().split())
@@ -159,19 +161,6 @@ class Templates:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = found
         return found
-
-    def _question(self, text: str) -> Question | None:
-        if not _COMMAND_START.match(text):
-            return None
-        said = f" {_NON_WORD.sub(' ', text.lower())} "
-        if any(f" {label} " in said for label in self._labels):
-            return None  # it names a device; the planner can work out the rest
-        for word, devices in sorted(self._kinds.items(), key=lambda item: -len(item[0])):
-            if len(devices) > 1 and f" {word} " in said:
-                names = [d.name for d in devices]
-                shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
-                return Question(f"Which {word} do you mean: {shown}?", tuple(d.id for d in devices))
-        return None
 
     def _targets(self, result: RecognizeResult, wanted: Iterable[str]) -> list[Device]:
         entities = result.entities
@@ -215,6 +204,16 @@ class Templates:
             actions.append(Action(device.id, checked.values, "as asked"))
         summary = say_changes([(self._home.devices[a.device], a.set) for a in actions])
         return Match(intent, tuple(actions), summary)
+
+
+def _bare(text: str, result: RecognizeResult) -> bool:
+    """Say whether the sentence is nothing but the names hassil matched (no verb, no value)."""
+    said = f" {_NON_WORD.sub(' ', text.lower())} "
+    for entity in result.entities.values():
+        spoken = _NON_WORD.sub(" ", str(entity.text).lower()).strip()
+        if spoken:
+            said = said.replace(f" {spoken} ", " ", 1)
+    return not (set(said.split()) - {"the", "my", "our", "please"})
 
 
 def _number(values: dict[str, Any], key: str) -> float | None:

@@ -34,6 +34,8 @@ TOUR = [
     "is the front door locked?",
     "resume the tv",
     "turn the volume up on the tv",
+    "set the fan to 40 percent",
+    "the ceiling one",
     "lock the front door",
     "open the garage door",
     "make it cozy",

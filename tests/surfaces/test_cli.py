@@ -136,6 +136,8 @@ def test_demo_runs_with_no_broker_and_no_model() -> None:
     assert "The temperature in the Bedroom: " in out
     assert "Yes, the Front door lock is locked." in out
     assert "Done. Television volume 30 %." in out
+    assert "Which fan do you mean: Ceiling fan, Bathroom fan?" in out
+    assert "Done. Ceiling fan on, fan speed 40 %." in out
     assert "Done. Front door lock locked." in out
     assert "I would set: Garage door open. Shall I go ahead? (sensitive: Garage door)" in out
     assert out.count("No language model is configured") == 2  # once at start, once for the goal

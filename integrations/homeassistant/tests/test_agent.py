@@ -100,16 +100,19 @@ async def test_no_keeps_the_door_shut(hass: HomeAssistant, sasha: str, broker: i
 
 
 async def test_clarification_by_voice(hass: HomeAssistant, sasha: str, broker: int, add_sasha: AddSasha) -> None:
-    """Say "turn on the fan", hear which one, answer "the ceiling fan" in the same conversation: it turns on."""
+    """Say "set the fan to 40%", hear which one, answer "the ceiling one": that fan gets 40 %, the other nothing."""
     entry, _agent = await add_sasha(sasha)
-    with Tap(broker, ["sasha-demo/bedroom_fan/state"]) as tap:
-        asked = await converse(hass, entry.entry_id, "turn on the fan")
+    with Tap(broker, ["sasha-demo/bedroom_fan/#", "zigbee2mqtt/bathroom_fan/set"]) as tap:
+        asked = await converse(hass, entry.entry_id, "set the fan to 40%")
 
         assert asked.response.response_type != intent.IntentResponseType.ERROR
         assert speech(asked) == "Which fan do you mean: Ceiling fan, Bathroom fan?"
 
-        done = await converse(hass, entry.entry_id, "the ceiling fan", asked.conversation_id)
+        bare = await converse(hass, entry.entry_id, "the kitchen light")  # its own conversation
+        assert speech(bare) == "What should I do with the Kitchen light?"
+        done = await converse(hass, entry.entry_id, "the ceiling one", asked.conversation_id)
 
         assert done.conversation_id == asked.conversation_id
-        assert speech(done) == "Done. Ceiling fan on."
-        await tap.wait_for("sasha-demo/bedroom_fan/state", lambda m: m.payload == "ON")
+        assert speech(done) == "Done. Ceiling fan on, fan speed 40 %."
+        await tap.wait_for("sasha-demo/bedroom_fan/percentage/set", lambda m: m.payload == "40")
+        assert not tap.messages("zigbee2mqtt/bathroom_fan/set"), "the other fan was commanded"
