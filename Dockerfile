@@ -1,7 +1,7 @@
 # One image for every Sasha command: `sasha run` (the daemon), `sasha sim`, `sasha ask`, ...
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY sasha ./sasha
 COPY prompts ./prompts
 RUN pip install --no-cache-dir . && useradd --create-home --uid 1000 sasha
