@@ -20,10 +20,12 @@ Path = tuple[str | int, ...]
 # A document nested deeper than this is not a hand-written config (or is an alias bomb).
 _MAX_DEPTH = 50
 # Aliases let a few bytes stand for a huge tree ("billion laughs": 342 bytes, 10**9 nodes).
-# A hand-written file shares a handful of blocks, so both the number of alias references
-# and the nodes they add are capped while the file is composed, before anything is expanded.
-MAX_ALIASES = 100
+# What aliases expand to is capped while the file is composed, before anything is expanded;
+# their number is not: `yaml.safe_dump` writes an anchor for every map a program shares, so a
+# generated 1,000-device file holds thousands of small aliases. The cap grows with the file's
+# own nodes (ALIAS_RATIO values per value written out), so expansion stays linear in its size.
 MAX_ALIAS_NODES = 10_000
+ALIAS_RATIO = 10
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -103,7 +105,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
-        self._aliases = 0
+        self._written = 0  # nodes written out in the file (not reached through an alias)
         self._alias_nodes = 0
         # Nodes of each composed subtree with its aliases expanded, by node identity.
         self._sizes: dict[int, int] = {}
@@ -113,16 +115,12 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             line = self._line()
             node = super().compose_node(parent, index)
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise _Refused(line, f"more than {MAX_ALIASES} aliases (*name); write the values out")
             # An alias to a node still being composed (a cycle) counts as one; the walker's
             # depth limit stops the cycle.
             self._alias_nodes += self._sizes.get(id(node), 1)
-            if self._alias_nodes > MAX_ALIAS_NODES:
-                raise _Refused(
-                    line, f"aliases expand to more than {MAX_ALIAS_NODES} values (an alias bomb?); write them out"
-                )
+            cap = max(MAX_ALIAS_NODES, ALIAS_RATIO * self._written)
+            if self._alias_nodes > cap:
+                raise _Refused(line, f"aliases expand to more than {cap} values (an alias bomb?); write them out")
             return node
         self._depth += 1
         if self._depth > _MAX_DEPTH + 1:
@@ -132,6 +130,7 @@ class _BoundedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
         if node is not None:
+            self._written += 1
             sizes = [self._sizes.get(id(child), 1) for child in _children(node)]
             self._sizes[id(node)] = 1 + sum(sizes)
         return node
