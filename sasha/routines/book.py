@@ -48,10 +48,18 @@ class RoutineBook:
         self._apply()
 
     async def reload_if_changed(self) -> bool:
-        """Reload when the file was edited by hand or by `sasha routines`."""
+        """Reload when the file was edited by hand or by `sasha routines`; a broken edit keeps the last good ones."""
         if not self.store.changed():
             return False
-        await asyncio.to_thread(self.load)
+        # Only the reading goes to a thread: the engine and the publish belong to the event loop.
+        try:
+            routines = await asyncio.to_thread(self.store.load)
+        except RoutinesFileError as err:
+            for problem in err.problems:
+                _LOGGER.error("routines not reloaded, the last good ones keep running: %s", problem)  # noqa: TRY400
+            return False
+        self._routines = routines
+        self._apply()
         return True
 
     async def add(self, routine: Routine) -> Routine:

@@ -316,7 +316,8 @@ class Daemon:
             parsed.conversation or f"c-{secrets.token_urlsafe(12)}",
             request=parsed,
         )
-        if Assistant.looks_local(parsed.text):
+        if Assistant.looks_local(parsed.text) or self._assistant.asking(job.conversation or ""):
+            # An answer to Sasha's own question ("the ceiling fan") is finished locally too.
             self._queue(job, self._fast)
         else:
             # With a model, what does not look like a command skips the fast path's matching: it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -294,3 +295,63 @@ async def test_a_new_routine_waits_for_a_yes_even_when_confirm_is_never(setup: S
     reply = await setup.assistant.handle("keep the bathroom dry")
     assert reply.status == "needs_confirmation"
     assert setup.book.routines == []
+
+
+async def test_routines_yaml_edited_under_a_running_daemon(rig: Rig, tmp_path: Path) -> None:  # noqa: PLR0915  (one story)
+    """Edit routines.yaml by hand, break it, change it with `sasha routines`: `sasha run` keeps serving and firing."""
+    from sasha.routines.routine import check
+    from sasha.routines.shapes import RoutineModel
+    from tests.surfaces.test_daemon import request
+
+    routine, _ = check(rig.home, RoutineModel.model_validate(HUMID["routine"]))
+    assert routine is not None
+    path = tmp_path / "routines.yaml"
+    RoutineStore(path, rig.home).save([routine])
+    url = rig.broker.url
+
+    def edit(text: str) -> None:
+        stamp = path.stat().st_mtime + 1  # a new mtime even within the file system's granularity
+        path.write_text(text)
+        os.utime(path, (stamp, stamp))
+
+    async def humid(fires: bool) -> None:
+        assert not rig.simulator.set_values("bathroom_fan", {"power": "off"})
+        assert not rig.simulator.set_values("bathroom_humidity", {"humidity": 40})
+        await asyncio.sleep(0.5)
+        assert not rig.simulator.set_values("bathroom_humidity", {"humidity": 75})
+        fired = await rig.mirror.wait_for("bathroom_fan", {"power": "on"}, timeout=4)
+        assert fired is fires
+
+    async def say(text: str) -> str:
+        reply, _ = await request(url, text, timeout=15)
+        return str(reply["status"])
+
+    process = await _daemon(url, tmp_path, clean_env())
+    try:
+        await _online(url)
+        await humid(fires=True)
+        edit(path.read_text().replace("name: Bathroom fan on when humid", "name: Dry bathroom"))
+        await asyncio.sleep(3)
+        assert await say("turn off the dry bathroom routine") == "done"
+        assert await say("turn on the dry bathroom routine") == "done"
+        good = path.read_text()
+        edit(good + "  - name: Broken\n    trigger: {type: time, at: '22:30'\n")
+        await asyncio.sleep(3)
+        assert await say("turn on the hallway light") == "done"
+        await humid(fires=True)  # the last good routines still run
+        edit(good)
+        await asyncio.sleep(3)
+        code, _, err = await run_sasha("routines", "disable", routine.id, "--state-dir", str(tmp_path))
+        assert code == 0, err
+        await asyncio.sleep(3)
+        await humid(fires=False)
+        code, _, err = await run_sasha("routines", "delete", routine.id, "--state-dir", str(tmp_path))
+        assert code == 0, err
+        await asyncio.sleep(3)
+        assert await say("turn on the dry bathroom routine") == "infeasible"
+        assert process.returncode is None
+    finally:
+        err = await _stop(process)
+    assert "Traceback" not in err
+    assert "no running event loop" not in err
+    assert f"{path}:" in err  # the broken edit, by file and line
