@@ -176,6 +176,25 @@ def refused(err: BaseException) -> bool:
     return getattr(code, "value", code) in _REFUSED
 
 
+def refusals(patterns: list[str], granted: Iterable[object]) -> dict[str, str]:
+    """Return the filters of one SUBSCRIBE that its SUBACK refused, with the broker's reason.
+
+    MQTT 3.1.1 grants a QoS or 0x80 (failure); MQTT 5 answers a reason code per filter.
+    """
+    codes = list(granted)
+    refused_filters = {}
+    for index, pattern in enumerate(patterns):
+        if index >= len(codes):
+            refused_filters[pattern] = "no code in the SUBACK"
+            continue
+        code = codes[index]
+        value = getattr(code, "value", code)
+        if isinstance(value, int) and value >= 0x80:
+            name = getattr(code, "getName", None)
+            refused_filters[pattern] = f"{name() if callable(name) else 'Failure'} (0x{value:02x})"
+    return refused_filters
+
+
 def _is_wildcard(pattern: str) -> bool:
     return "+" in pattern or "#" in pattern
 
@@ -189,7 +208,12 @@ def unshared(pattern: str) -> str:
 
 
 class MqttConnection:
-    """A long-lived connection: use `async with`, subscribe handlers, publish commands."""
+    """A long-lived connection: use `async with`, subscribe handlers, publish commands.
+
+    With a `status_topic`, the connection says `online` there (retained) only once its owner
+    has called `ready()` and the broker has acknowledged every subscription, after each
+    (re)connect; the broker says `offline` for it when it goes away.
+    """
 
     def __init__(
         self,
@@ -227,6 +251,11 @@ class MqttConnection:
         self._urgent: Urgency | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
+        # Filters the broker has not acknowledged on this connection; refused ones are retried.
+        self._unacked: set[str] = set()
+        self._retry = asyncio.Event()
+        self._ready = False
+        self._announced = False
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
         # Why the last attempt failed (no secret in it), and whether the broker refused our
@@ -279,6 +308,20 @@ class MqttConnection:
         async with asyncio.timeout(timeout):
             await self._connected.wait()
 
+    @property
+    def unacknowledged(self) -> list[str]:
+        """Return the subscriptions the broker has not acknowledged (yet) on this connection."""
+        return sorted(self._unacked)
+
+    async def ready(self) -> None:
+        """Let the status say online once every subscription is acknowledged, now and after every reconnect."""
+        self._ready = True
+        client = self._client
+        if client is not None:
+            # A broken connection says it on its next reconnect instead.
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._announce_if_ready(client)
+
     def prioritize(self, urgent: Urgency) -> None:
         """Handle received messages for which `urgent(topic, payload)` is true before the rest.
 
@@ -313,9 +356,14 @@ class MqttConnection:
                 self._filters[pattern] = qos
                 new.append(pattern)
         client = self._client
-        if client is not None and new and self.connected:
-            with contextlib.suppress(aiomqtt.MqttError):
+        if client is not None and new:
+            self._unacked.update(new)
+            try:
                 await self._subscribe(client, new)
+            except aiomqtt.MqttError as err:
+                # The connection's own tasks retry it, or the next connection subscribes it.
+                _LOGGER.warning("subscribing to %s failed (%s); retrying", ", ".join(new), err)
+                self._retry.set()
 
     def _warn_overlap(self, pattern: str) -> None:
         # Only a wildcard overlaps a plain topic, so plain topics are never compared with each
@@ -328,9 +376,36 @@ class MqttConnection:
             _LOGGER.warning("subscription %s overlaps %s: its messages will arrive twice", pattern, others[0])
 
     async def _subscribe(self, client: aiomqtt.Client, patterns: list[str]) -> None:
+        """Subscribe in chunks; log what the broker refuses and keep it for a retry."""
         for start in range(0, len(patterns), _SUBSCRIBE_CHUNK):
             chunk = patterns[start : start + _SUBSCRIBE_CHUNK]
-            await client.subscribe([(p, self._filters[p]) for p in chunk])
+            granted = await client.subscribe([(p, self._filters[p]) for p in chunk])
+            refused_filters = refusals(chunk, granted)
+            self._unacked.difference_update(p for p in chunk if p not in refused_filters)
+            for pattern, reason in refused_filters.items():
+                _LOGGER.error("MQTT %s refused the subscription %s: %s; retrying", self.settings.url, pattern, reason)
+            if refused_filters:
+                self._retry.set()
+        await self._announce_if_ready(client)
+
+    async def _keep_subscribed(self, client: aiomqtt.Client) -> None:
+        """Subscribe again, with capped backoff, to whatever the broker refused or did not answer."""
+        while True:
+            await self._retry.wait()
+            self._retry.clear()
+            delay = self._reconnect_min
+            while self._unacked:
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  (jitter)
+                delay = min(self._reconnect_max, delay * 2)
+                await self._subscribe(client, sorted(self._unacked))
+
+    async def _announce_if_ready(self, client: aiomqtt.Client) -> None:
+        if not self._status_topic or not self._ready or self._unacked or self._announced:
+            return
+        if client is not self._client or not self._connected.is_set():
+            return  # still connecting: _serve announces once the connection is set up
+        self._announced = True
+        await client.publish(self._status_topic, b"online", qos=1, retain=True)
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         payload = message.payload
@@ -541,11 +616,13 @@ class MqttConnection:
                 await asyncio.sleep(delay)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
+        self._unacked = set(self._filters)
+        self._announced = False
+        self._retry.clear()
+        # Set before subscribing, so that a filter added meanwhile is subscribed on this connection too.
+        self._client = client
         if self._filters:
             await self._subscribe(client, list(self._filters))
-        if self._status_topic:
-            await client.publish(self._status_topic, b"online", qos=1, retain=True)
-        self._client = client
         self._connected.set()
         self.connects += 1
         self.last_error = None
@@ -555,8 +632,10 @@ class MqttConnection:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send(client), name=f"mqtt-send:{self.client_id}")
                 group.create_task(self._receive(client), name=f"mqtt-receive:{self.client_id}")
+                group.create_task(self._keep_subscribed(client), name=f"mqtt-subscribe:{self.client_id}")
                 for callback in self._on_connect:
                     await callback()
+                await self._announce_if_ready(client)
         except* aiomqtt.MqttError as errors:
             raise errors.exceptions[0] from None
         finally:

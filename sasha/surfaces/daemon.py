@@ -225,6 +225,8 @@ class Daemon:
                 await self._link.subscribe([f"{self._root}/status"], self._on_status)
             if self._link.connected:
                 await self._on_connected()
+            # Online only now: a request sent the moment it appears finds its subscription.
+            await self._link.ready()
             await stop.wait()
             self._serving = False  # stop taking new requests, then finish what is queued
             await self._fast.join()  # the fast queue moves work to the model queue, never back

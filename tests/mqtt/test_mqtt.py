@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import aiomqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from sasha.errors import ConfigError, OutboxFull
 from sasha.executor import Action, Result
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings, _inbox_type, redact_url, topic_matches
+from sasha.mqtt.connection import (
+    Incoming,
+    MqttConnection,
+    MqttSettings,
+    _inbox_type,
+    redact_url,
+    refusals,
+    topic_matches,
+)
 from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.sim.testbed import simulated_home
 from tests.conftest import fast
@@ -108,16 +120,98 @@ async def test_publish_and_subscribe(broker: Mosquitto) -> None:
         assert inbox.messages[0].topic == "t/1"
 
 
-async def test_status_online_then_offline(broker: Mosquitto) -> None:
-    """Announce online (retained) on connect and offline on a clean stop."""
+async def test_status_online_when_ready_then_offline(broker: Mosquitto) -> None:
+    """Announce online (retained) once the owner is ready and subscribed, and offline on a clean stop."""
     settings = MqttSettings.from_url(broker.url)
     inbox = _Inbox()
     async with fast(settings) as watcher:
         await watcher.subscribe(["sasha/status"], inbox)
+        await watcher.wait_connected(5)
         async with fast(settings, status_topic="sasha/status") as link:
+            await link.subscribe(["sasha/request"], _Inbox())
             await link.wait_connected(5)
+            await link.flush()
+            await asyncio.sleep(0.2)  # time enough for an early online to arrive
+            assert [m.payload for m in inbox.messages] == []
+            await link.ready()
             await inbox.wait(lambda m: bool(m) and m[-1].payload == b"online")
+            assert link.unacknowledged == []
         await inbox.wait(lambda m: m[-1].payload == b"offline")
+
+
+def test_refusals_read_both_protocols() -> None:
+    """Tell refused filters from granted ones in MQTT 3.1.1 and MQTT 5 SUBACKs."""
+    v5 = [ReasonCode(PacketTypes.SUBACK, identifier=1), ReasonCode(PacketTypes.SUBACK, identifier=0x87)]
+    assert refusals(["a", "b"], v5) == {"b": "Not authorized (0x87)"}
+    assert refusals(["a", "b"], (1, 0x80)) == {"b": "Failure (0x80)"}
+    assert refusals(["a", "b", "c"], (0,)) == {"b": "no code in the SUBACK", "c": "no code in the SUBACK"}
+    assert refusals(["a"], (2,)) == {}
+
+
+_DYNSEC = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
+
+
+def _denying(folder: Path, denied: str) -> list[str]:
+    """Configure mosquitto's dynamic security plugin so that anonymous clients may not subscribe to `denied`."""
+    if not _DYNSEC.exists():
+        pytest.skip("mosquitto's dynamic security plugin is not installed")
+    rules = [
+        {"acltype": "subscribePattern", "topic": denied, "priority": 1, "allow": False},
+        {"acltype": "publishClientSend", "topic": "$CONTROL/dynamic-security/#", "priority": 0, "allow": True},
+    ]
+    config = {
+        "defaultACLAccess": dict.fromkeys(["publishClientSend", "publishClientReceive", "subscribe"], True),
+        "clients": [],
+        "groups": [{"groupname": "anonymous", "roles": [{"rolename": "limited"}]}],
+        "anonymousGroup": "anonymous",
+        "roles": [{"rolename": "limited", "acls": rules}],
+    }
+    # mosquitto drops root: the file's folder (not under pytest's private tmp_path) must be open to it.
+    folder.chmod(0o777)
+    path = folder / "dynamic-security.json"
+    path.write_text(json.dumps(config))
+    path.chmod(0o666)
+    return [f"plugin {_DYNSEC}", f"plugin_opt_config_file {path}"]
+
+
+async def test_a_refused_subscription_is_logged_retried_and_holds_online(caplog: pytest.LogCaptureFixture) -> None:
+    """A filter the broker refuses is logged and retried; online waits until the broker grants it."""
+    with tempfile.TemporaryDirectory(prefix="sasha-dynsec-") as folder:
+        async with Mosquitto(extra=_denying(Path(folder), "sasha/request")) as broker:
+            await _refused_then_granted(broker, caplog)
+
+
+async def _refused_then_granted(broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    settings = MqttSettings.from_url(broker.url)
+    status, requests = _Inbox(), _Inbox()
+    with caplog.at_level(logging.WARNING, logger="sasha.mqtt"):
+        async with fast(settings) as watcher, fast(settings, status_topic="sasha/status") as link:
+            await watcher.subscribe(["sasha/status"], status)
+            await link.subscribe(["sasha/state", "sasha/request"], requests)
+            await link.ready()
+            await link.wait_connected(5)
+            for _ in range(100):
+                if sum("refused the subscription sasha/request" in r.message for r in caplog.records) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            refusals_logged = [r for r in caplog.records if "refused the subscription" in r.message]
+            assert len(refusals_logged) >= 2  # retried, each time at error level
+            assert {r.levelno for r in refusals_logged} == {logging.ERROR}
+            assert "(0x8" in refusals_logged[0].message  # the broker's reason code, by name and number
+            assert link.unacknowledged == ["sasha/request"]
+            assert b"online" not in [m.payload for m in status.messages]
+            # Grant it: the plugin drops the role's rule (and the clients using it, who reconnect).
+            command = {"command": "removeRoleACL", "rolename": "limited", "acltype": "subscribePattern"}
+            async with aiomqtt.Client("127.0.0.1", broker.port) as admin:
+                await admin.publish(
+                    "$CONTROL/dynamic-security/v1",
+                    json.dumps({"commands": [command | {"topic": "sasha/request"}]}),
+                    qos=0,
+                )
+            await status.wait(lambda m: bool(m) and m[-1].payload == b"online", timeout=10)
+            assert link.unacknowledged == []
+            assert await watcher.publish("sasha/request", "turn on the light", wait=5)
+            await requests.wait(lambda m: any(x.topic == "sasha/request" for x in m))
 
 
 _CRASHER = """
@@ -127,6 +221,7 @@ from sasha.mqtt.connection import MqttConnection, MqttSettings
 async def main():
     async with MqttConnection(MqttSettings.from_url(sys.argv[1]), status_topic="sasha/status") as link:
         await link.wait_connected(5)
+        await link.ready()
         print("connected", flush=True)
         await asyncio.sleep(60)
 

@@ -1,0 +1,55 @@
+"""`sasha run` says online only when it can answer: a request sent at that moment is answered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.planning.llm.scripted import ScriptedModel
+from tests.conftest import EXAMPLE, clean_env, start_sasha
+from tests.planning.test_planner import COZY
+from tests.surfaces.test_daemon import _client
+
+STARTS = 20
+
+
+async def _first_online_then_ask(url: str, ident: str) -> dict[str, object]:
+    """Wait for the first `online`, publish a goal at once and return its reply."""
+    async with _client(url) as client:
+        await client.subscribe("sasha/status", qos=1)
+        await client.subscribe("sasha/response", qos=1)
+        async with asyncio.timeout(30):
+            async for message in client.messages:
+                if message.topic.matches("sasha/status") and message.payload == b"online":
+                    await client.publish("sasha/request", json.dumps({"id": ident, "text": "make it cozy"}), qos=1)
+                elif message.topic.matches("sasha/response"):
+                    reply: dict[str, object] = json.loads(message.payload)  # type: ignore[arg-type]
+                    if reply.get("id") == ident:
+                        return reply
+    raise AssertionError("no reply")
+
+
+async def test_a_request_sent_on_the_first_online_is_answered(scripted: ScriptedModel, tmp_path: Path) -> None:
+    """Twenty fresh starts (new broker, new state, a model configured): every first request is answered."""
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test", SASHA_MODEL="scripted")
+    answered = []
+    for start in range(STARTS):
+        scripted.add(COZY)
+        # A fresh broker each time: a session kept from the previous start would hold the
+        # subscription and hide a daemon that subscribes after saying online.
+        async with Mosquitto() as broker:
+            state = tmp_path / f"start-{start}"
+            args = ("run", "--devices", str(EXAMPLE), "--mqtt-url", broker.url, "--state-dir", str(state))
+            process = await start_sasha(*args, env=env)
+            try:
+                reply = await _first_online_then_ask(broker.url, f"start-{start}")
+                answered.append(reply["status"])
+            finally:
+                process.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(15):
+                    await process.wait()
+    assert answered == ["done"] * STARTS
+    assert scripted.calls == STARTS
