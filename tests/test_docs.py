@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -155,17 +156,16 @@ def test_the_pages_name_the_credential_flags_each_command_has(capsys: pytest.Cap
     """Check running.md's and security.md's lists of who takes the credential flags and --mqtt-ca-file."""
     top = _help(capsys=capsys)
     helps = {c: _help(*(["scenario", "run"] if c == "scenario" else [c]), capsys=capsys) for c in commands(top)}
-    credentials = {"--mqtt-username", "--mqtt-password-file", "--mqtt-cert", "--mqtt-key"}
+    credentials = {"--mqtt-ca-file", "--mqtt-username", "--mqtt-password-file", "--mqtt-cert", "--mqtt-key"}
     running = RUNNING.read_text(encoding="utf-8")
     named = set(re.findall(r"`(--[a-z-]+)`", _between(running, "The credential flags (", ")")))
     assert named == credentials
     connecting = set(re.findall(r"`([a-z]+)`", _between(running, "every command that connects (", ")")))
     assert all(credentials <= flags(helps[c]) for c in connecting)
-    without_ca = set(re.findall(r"`([a-z]+)`", _between(running, "`--mqtt-ca-file` works on all of them but", ":")))
-    assert without_ca == {c for c in connecting if "--mqtt-ca-file" not in helps[c]}
     discover = _between(SECURITY.read_text(encoding="utf-8"), "It takes the credential flags", ", like")
     assert set(re.findall(r"`(--[a-z-]+)`", discover)) == credentials <= flags(helps["discover"])
-    assert "--mqtt-ca-file" not in helps["discover"]
+    stands = _between(DESIGN.read_text(encoding="utf-8"), "`[credentials]` stands for", "(8.2)")
+    assert set(re.findall(r"`(--[a-z-]+) [A-Z]+`", stands)) == credentials
 
 
 def test_the_questions_said_to_need_no_model_are_answered_locally(home: inventory.Inventory) -> None:
@@ -298,3 +298,15 @@ async def test_the_scenario_example_passes(tmp_path: Path, broker: Mosquitto) ->
     result = await run_scenario(load(path), MqttSettings.from_url(broker.url))
     assert result.passed, result.failures
     assert result.steps == 3
+
+
+def test_the_discovery_safety_words_are_the_ones_the_code_uses() -> None:
+    """Name, in design.md section 9, every word that makes a discovered device sensitive or harmless."""
+    from sasha.discovery import safety
+
+    tokens = re.findall(r"[a-z]+", _between(DESIGN.read_text(encoding="utf-8"), "**Sensitive.**", "**Bridges"))
+    said = set(tokens) | {f"{a} {b}" for a, b in itertools.pairwise(tokens)}
+    words = set().union(*(rule.words | rule.not_after for rule in safety._RULES), safety._HARMLESS)
+    # "and their plurals": a plural is said by its singular.
+    unsaid = {w for w in words if w not in said and w.removesuffix("s") not in said}
+    assert not unsaid

@@ -27,6 +27,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def _credentials(parser: argparse.ArgumentParser) -> None:
     """Add the broker's credential flags; the password itself only ever comes from a file or the environment."""
+    parser.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
     parser.add_argument("--mqtt-username", metavar="NAME", help="broker user (env SASHA_MQTT_USERNAME)")
     parser.add_argument(
         "--mqtt-password-file",
@@ -60,7 +61,6 @@ def _common() -> _Parser:
         "--confirm", choices=["never", "sensitive", "both", "always"], help="review policy (env SASHA_CONFIRM)"
     )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
-    common.add_argument("--mqtt-ca-file", metavar="FILE", help="CA file for mqtts:// (env SASHA_MQTT_CA_FILE)")
     _credentials(common)
     common.add_argument(
         "--model-timeout", type=float, metavar="S", dest="planner.timeout", help="seconds per model call"

@@ -182,6 +182,16 @@ async def test_client_certificate_against_a_broker_that_requires_one(tmp_path: P
         assert out.decode().strip() == "refused"
 
 
+async def test_discover_takes_the_ca_file_flag(tmp_path: Path) -> None:
+    """`sasha discover --mqtt-ca-file` reaches an mqtts:// broker signed by a CA the system does not trust."""
+    ca_cert, server_cert, server_key = _make_certificates(tmp_path)
+    async with Mosquitto(tls=(server_cert, server_key)) as broker:
+        tls = ("--mqtt-url", broker.url, "--mqtt-ca-file", str(ca_cert))
+        code, _, err = await run_sasha("discover", *tls, "--wait", "0.5")
+        assert code == 0, err
+        assert "0 devices from 0 announcements" in err
+
+
 async def test_health_says_not_connected_when_no_broker_answers() -> None:
     """Say "not connected" with the reason when nothing listens on the broker's port."""
     code, _, err = await run_sasha("health", "--mqtt-url", f"mqtt://127.0.0.1:{free_port()}")
