@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sasha.adapters import adapter_for
@@ -19,6 +19,7 @@ from sasha.home.capabilities import Value, same_value
 from sasha.home.inventory import Device, Inventory
 from sasha.home.validation import check_reading
 from sasha.mqtt.connection import Incoming, MqttConnection
+from sasha.mqtt.topics import cover
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,9 +49,14 @@ class StateMirror:
         self._changed = asyncio.Event()
         self.ignored = 0
 
-    async def attach(self, connection: MqttConnection) -> None:
-        """Subscribe to every device's state topics on `connection`."""
-        await connection.subscribe(self._routes, self.handle)
+    async def attach(self, connection: MqttConnection, *, avoid: Iterable[str] = ()) -> None:
+        """Subscribe to every device's state topics on `connection`, as few wildcards as cover them.
+
+        `avoid` names the filters others subscribe on the same connection: no wildcard overlaps them.
+        """
+        # Ten thousand devices are a dozen filters, so connecting costs the same at any size;
+        # `handle` ignores the topics a wildcard brings that no device reports on.
+        await connection.subscribe(cover(self._routes, avoid=avoid), self.handle)
 
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(device_id, changed_values)` whenever a device reports a change."""

@@ -41,6 +41,8 @@ PURE = (
     "sasha.adapters",
     "sasha.routines.shapes",
     "sasha.planning.decision",
+    # Topic filters as values; the connection that subscribes them is apart.
+    "sasha.mqtt.topics",
     # Discovery parses, assembles, merges and renders without I/O; only `listen` talks to the broker.
     "sasha.discovery.found",
     "sasha.discovery.abbreviations",

@@ -358,13 +358,15 @@ def _build(raw: _RawInventory, lines: yamlsource.LineMap, problems: list[SourceP
     _check_topic(home.base_topic, ("home", "base_topic"), "base_topic", report)
 
     rooms: list[Room] = []
+    room_ids: set[str] = set()
     room_labels: dict[str, str] = {}
     for i, raw_room in enumerate(raw.rooms):
         if not _ID.match(raw_room.id):
             report(("rooms", i, "id"), f"room id '{raw_room.id}' must use only a-z, 0-9 and _")
-        if any(r.id == raw_room.id for r in rooms):
+        if raw_room.id in room_ids:
             report(("rooms", i, "id"), f"duplicate room id '{raw_room.id}'")
             continue
+        room_ids.add(raw_room.id)
         if raw_room.floor is not None and not _normal(raw_room.floor):
             report(("rooms", i, "floor"), f"room '{raw_room.id}': floor must not be empty")
         for j, alias in enumerate(raw_room.aliases):
@@ -379,15 +381,15 @@ def _build(raw: _RawInventory, lines: yamlsource.LineMap, problems: list[SourceP
         for label in (raw_room.id, raw_room.name, *raw_room.aliases):
             room_labels.setdefault(_normal(label), raw_room.id)
         rooms.append(Room(raw_room.id, raw_room.name, raw_room.floor, tuple(raw_room.aliases)))
-    room_ids = {r.id for r in rooms}
 
     devices: list[Device] = []
+    ids: set[str] = set()
     names: dict[str, str] = {}
     for i, raw_device in enumerate(raw.devices):
         device = _build_device(raw_device, ("devices", i), home, room_ids, report)
         if device is None:
             continue
-        if any(d.id == device.id for d in devices):
+        if device.id in ids:
             report(("devices", i, "id"), f"duplicate device id '{device.id}'")
             continue
         other = names.get(_normal(device.name))
@@ -397,6 +399,7 @@ def _build(raw: _RawInventory, lines: yamlsource.LineMap, problems: list[SourceP
                 f"device '{device.id}': name '{device.name}' is already used by device '{other}'",
             )
         names[_normal(device.name)] = device.id
+        ids.add(device.id)
         devices.append(device)
     return Inventory(Home(home.name, home.timezone, home.base_topic), rooms, devices)
 

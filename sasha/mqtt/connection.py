@@ -27,6 +27,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sasha.errors import ConfigError, OutboxFull
+from sasha.mqtt.topics import is_wildcard, topic_matches, unshared
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,18 +155,6 @@ class _Outgoing:
     done: asyncio.Future[None]
 
 
-def topic_matches(pattern: str, topic: str) -> bool:
-    """Tell whether a topic matches a subscription filter with + and # wildcards."""
-    want = pattern.split("/")
-    have = topic.split("/")
-    for i, level in enumerate(want):
-        if level == "#":
-            return True
-        if i >= len(have) or (level != "+" and level != have[i]):
-            return False
-    return len(want) == len(have)
-
-
 # CONNACK codes for "who you are is not accepted": MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135, 140).
 _REFUSED = frozenset({4, 5, 134, 135, 140})
 
@@ -193,18 +182,6 @@ def refusals(patterns: list[str], granted: Iterable[object]) -> dict[str, str]:
             name = getattr(code, "getName", None)
             refused_filters[pattern] = f"{name() if callable(name) else 'Failure'} (0x{value:02x})"
     return refused_filters
-
-
-def _is_wildcard(pattern: str) -> bool:
-    return "+" in pattern or "#" in pattern
-
-
-def unshared(pattern: str) -> str:
-    """Return the topic filter of a shared subscription (`$share/GROUP/filter` → `filter`)."""
-    if pattern.startswith("$share/"):
-        parts = pattern.split("/", 2)
-        return parts[2] if len(parts) == 3 else pattern
-    return pattern
 
 
 class MqttConnection:
@@ -348,7 +325,7 @@ class MqttConnection:
             match = unshared(pattern)
             if pattern not in self._filters:
                 self._warn_overlap(match)
-            if _is_wildcard(match):
+            if is_wildcard(match):
                 self._wildcards.append((match, handler))
             else:
                 self._exact.setdefault(match, []).append(handler)
@@ -368,8 +345,8 @@ class MqttConnection:
     def _warn_overlap(self, pattern: str) -> None:
         # Only a wildcard overlaps a plain topic, so plain topics are never compared with each
         # other (quadratic in the thousands a large home subscribes); two wildcards are not checked.
-        if _is_wildcard(pattern):
-            others = [p for p in self._filters if not _is_wildcard(p) and topic_matches(pattern, p)]
+        if is_wildcard(pattern):
+            others = [p for p in self._filters if not is_wildcard(p) and topic_matches(pattern, p)]
         else:
             others = [p for p, _ in self._wildcards if topic_matches(p, pattern)]
         if others:

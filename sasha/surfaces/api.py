@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sasha import jsonlimit
 from sasha.adapters import adapter_for
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import topic_matches
+from sasha.mqtt.topics import topic_matches
 
 _Body = TypeVar("_Body", bound=BaseModel)
 

@@ -310,17 +310,40 @@ def _console() -> Console:
     return console
 
 
+# Above this many devices `sasha check` prints plain aligned columns: rich measures every cell
+# of a table, seconds for a home of thousands.
+_TABLE_MAX = 300
+
+
 def _check(home: Inventory, path: Path) -> int:
-    console = _console()
-    table = Table(title=f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})")
-    for column in ("room", "device", "name", "type", "protocol", "capabilities"):
+    title = f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})"
+    columns = ("room", "device", "name", "type", "protocol", "capabilities")
+    rows = [
+        (
+            room.name,
+            device.id,
+            device.name + (" (sensitive)" if device.sensitive else ""),
+            device.type.value,
+            device.protocol.value,
+            ", ".join(describe(c) for c in device.capabilities.values()),
+        )
+        for room in home.rooms.values()
+        for device in home.in_room(room.id)
+    ]
+    if len(rows) > _TABLE_MAX:
+        widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns) - 1)]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
+            for row in [columns, *rows]
+        ]
+        sys.stdout.write("\n".join([title, *lines]) + "\n")
+        return 0
+    table = Table(title=title)
+    for column in columns:
         table.add_column(column)
-    for room in home.rooms.values():
-        for device in home.in_room(room.id):
-            name = device.name + (" [red](sensitive)[/red]" if device.sensitive else "")
-            caps = ", ".join(describe(c) for c in device.capabilities.values())
-            table.add_row(room.name, device.id, name, device.type.value, device.protocol.value, caps)
-    console.print(table)
+    for row in rows:
+        table.add_row(*row[:2], row[2].replace(" (sensitive)", " [red](sensitive)[/red]"), *row[3:])
+    _console().print(table)
     return 0
 
 

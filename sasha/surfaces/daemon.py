@@ -36,7 +36,6 @@ from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
 from sasha.errors import OutboxFull
 from sasha.home.inventory import Inventory
-from sasha.intents import FastPath
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
 from sasha.surfaces import api
@@ -514,8 +513,6 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
         # Instances of a share group must not take over each other's session.
         client_id += f"-{api_settings.share}-{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
     run_routines = api_settings.routines
-    # Load the sentence templates now (seconds on a small machine), not at the first request.
-    await asyncio.to_thread(FastPath(home).match, "turn on the light")
     async with running(
         home,
         settings,
@@ -529,6 +526,9 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
             _LOGGER.warning(NO_MODEL)
         else:
             await asyncio.to_thread(rt.model.warm)
+        # The first match compiles what the sentence templates need: now, before saying online,
+        # not at the first request.
+        await asyncio.to_thread(rt.assistant.fast_path.match, "turn on the light")
         options = DaemonOptions(
             root=settings.api_topic,
             queue=api_settings.queue,

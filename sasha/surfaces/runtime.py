@@ -79,7 +79,11 @@ async def running(
         session = {} if session_expiry is None else {"session_expiry": session_expiry}
         async with MqttConnection(settings.mqtt(), client_id=client_id, status_topic=status, **session) as link:
             mirror = StateMirror(home)
-            await mirror.attach(link)
+            # The daemon's own topics share this connection: no state wildcard may catch them.
+            avoid = [f"{settings.api_topic}/#"]
+            if settings.api.ha_status_topic:
+                avoid.append(settings.api.ha_status_topic)
+            await mirror.attach(link, avoid=avoid)
             executor = Executor(home, link, mirror)
             planner = make_planner(home, settings, client, mirror)
             engine = None

@@ -29,7 +29,6 @@ from sasha.mqtt.connection import (
     _inbox_type,
     redact_url,
     refusals,
-    topic_matches,
 )
 from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.sim.testbed import simulated_home
@@ -71,25 +70,6 @@ def test_password_never_shows() -> None:
     assert "hunter2" not in repr(settings)
     assert settings.url == "mqtt://sasha:***@h:1883"
     assert redact_url("mqtt://sasha:hunter2@h") == "mqtt://sasha:***@h"
-
-
-@pytest.mark.parametrize(
-    ("pattern", "topic", "expected"),
-    [
-        ("a/b", "a/b", True),
-        ("a/+", "a/b", True),
-        ("a/+", "a/b/c", False),
-        ("a/#", "a/b/c", True),
-        ("a/#", "a", True),
-        ("#", "x/y", True),
-        ("a/+/c", "a/b/c", True),
-        ("a/b", "a/b/c", False),
-        ("a/b/c", "a/b", False),
-    ],
-)
-def test_topic_matches(pattern: str, topic: str, expected: bool) -> None:
-    """Match MQTT wildcards as the broker does."""
-    assert topic_matches(pattern, topic) is expected
 
 
 class _Inbox:

@@ -1,4 +1,4 @@
-"""`sasha run` says online only when it can answer: a request sent at that moment is answered."""
+"""`sasha run` says online only when it can answer, at any size: a request sent at that moment is answered."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import json
 import signal
 from pathlib import Path
 
+import yaml
+
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.scripted import ScriptedModel
+from sasha.sim import synthetic
 from tests.conftest import EXAMPLE, clean_env, start_sasha
 from tests.planning.test_planner import COZY
 from tests.surfaces.test_daemon import _client
@@ -53,3 +56,48 @@ async def test_a_request_sent_on_the_first_online_is_answered(scripted: Scripted
                     await process.wait()
     assert answered == ["done"] * STARTS
     assert scripted.calls == STARTS
+
+
+async def _subscriptions(url: str) -> int:
+    """Read the broker's own count of subscriptions (`$SYS`, refreshed every second here)."""
+    async with _client(url) as client:
+        await client.subscribe("$SYS/broker/subscriptions/count")
+        async with asyncio.timeout(10):
+            async for message in client.messages:
+                return int(message.payload)  # type: ignore[arg-type]
+    raise AssertionError("no $SYS count")
+
+
+async def test_a_home_of_3000_devices_answers_and_subscribes_a_few_filters(
+    scripted: ScriptedModel, tmp_path: Path
+) -> None:
+    """`sasha run` on 3,000 generated devices with a model: online, a command answered, a few dozen filters."""
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump(synthetic.home_data(3000), sort_keys=False))
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test", SASHA_MODEL="scripted")
+    async with Mosquitto(extra=["sys_interval 1"]) as broker:
+        before = await _subscriptions(broker.url)
+        args = ("run", "--devices", str(devices), "--mqtt-url", broker.url, "--state-dir", str(tmp_path / "state"))
+        process = await start_sasha(*args, env=env)
+        try:
+            async with _client(broker.url) as client:
+                await client.subscribe("sasha/status", qos=1)
+                await client.subscribe("sasha/response", qos=1)
+                async with asyncio.timeout(60):
+                    async for message in client.messages:
+                        if message.topic.matches("sasha/status") and message.payload == b"online":
+                            text = "turn on guest room 47 media player 2999"
+                            await client.publish("sasha/request", json.dumps({"id": "big", "text": text}), qos=1)
+                        elif message.topic.matches("sasha/response"):
+                            reply = json.loads(message.payload)  # type: ignore[arg-type]
+                            break
+            assert (reply["id"], reply["status"]) == ("big", "done")
+            assert reply["actions"][0]["device"] == "guest_room_47_media_player_2999"
+            await asyncio.sleep(1.5)  # the next $SYS count
+            # ~5,000 state topics, one filter each, were what kept requests from ever arriving.
+            assert await _subscriptions(broker.url) - before <= 40
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(15):
+                await process.wait()
+    assert scripted.calls == 0
