@@ -60,6 +60,7 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/parser_bombs.py
 	$(BIN)/python bench/broker_burst.py
 	$(BIN)/python bench/flood.py
+	$(BIN)/python bench/scale.py
 
 bench-live: $(REALMODEL)
 	$(BIN)/python bench/live_model.py

@@ -1,7 +1,8 @@
 """Measure executor → broker → simulated device → state topic → state mirror.
 
 Prints commands per second and p50/p99 latency for 1,000 commands against a local
-mosquitto (a private one on a free port unless --mqtt-url is given).
+mosquitto (a private one on a free port unless --mqtt-url is given), and the same round trip
+made with bare aiomqtt clients (a command, an echoing device, its state) on the same broker.
 
     .venv/bin/python bench/mqtt_roundtrip.py [--commands 1000] [--mqtt-url URL]
 """
@@ -16,6 +17,7 @@ from collections import defaultdict
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from bare import bare_roundtrip
 from harness import percentile
 
 from sasha.executor import Action, Executor, Result
@@ -86,6 +88,8 @@ async def main(commands: int, url: str | None) -> None:
         executor, mirror = bed.executor, bed.mirror
         sequential, ms, by_protocol = await _one_at_a_time(executor, mirror, dimmable, commands)
         batched = await _batched(executor, mirror, dimmable, commands)
+        # Side by side on the same broker: the machine's load moves both alike.
+        bare = await bare_roundtrip(url, commands)
 
     print(f"commands: {commands} across {len(dimmable)} dimmable lights, 4 protocols")
     print(f"one at a time: {commands / sequential:,.0f} commands/s")
@@ -94,6 +98,8 @@ async def main(commands: int, url: str | None) -> None:
     for protocol, values in sorted(by_protocol.items()):
         print(f"  {protocol:14} p50 {percentile(values, 0.5):.2f} ms  p99 {percentile(values, 0.99):.2f} ms")
     print(f"batched ({len(dimmable)} lights at once): {commands / batched:,.0f} commands/s")
+    print(f"bare aiomqtt, one at a time, same broker: {bare:,.0f} commands/s")
+    print(f"executor one at a time / bare aiomqtt: {commands / sequential / bare:.0%}")
 
 
 if __name__ == "__main__":

@@ -219,6 +219,8 @@ class MqttConnection:
         self._inflight: dict[int, _Outgoing] = {}
         self._sequence = 0
         self._wakeup = asyncio.Event()
+        # Set while a connection's send loop runs: sends one message at once (publish_nowait's fast lane).
+        self._sender: Callable[[_Outgoing], None] | None = None
         # Exact topics are looked up, only wildcard filters are matched one by one: a large
         # home subscribes thousands of state topics and every message would scan them all.
         self._exact: dict[str, list[Handler]] = {}
@@ -418,8 +420,15 @@ class MqttConnection:
         data = payload.encode() if isinstance(payload, str) else payload
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sequence += 1
-        self._outbox.append(_Outgoing(self._sequence, topic, data, qos, retain, properties, done))
-        self._wakeup.set()
+        item = _Outgoing(self._sequence, topic, data, qos, retain, properties, done)
+        sender = self._sender
+        if sender is not None and not self._outbox and len(self._inflight) < _WINDOW:
+            # Nothing waits before it: send now rather than wake the send loop to do it, a task
+            # switch less on every command's way out.
+            sender(item)
+        else:
+            self._outbox.append(item)
+            self._wakeup.set()
         return done
 
     async def publish(
@@ -463,19 +472,24 @@ class MqttConnection:
         """Send the outbox in order with up to `_WINDOW` messages awaiting their PUBACK."""
         failed: list[aiomqtt.MqttError] = []
         sending: set[asyncio.Task[None]] = set()
+
+        def send(item: _Outgoing) -> None:
+            self._inflight[item.sequence] = item
+            task = asyncio.create_task(self._send_one(client, item, failed))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+
         try:
             while True:
+                self._sender = None if failed else send
                 while not failed and (not self._outbox or len(self._inflight) >= _WINDOW):
                     self._wakeup.clear()
                     await self._wakeup.wait()
                 if failed:
                     raise failed[0]  # the connection is gone: reconnect
-                item = self._outbox.popleft()
-                self._inflight[item.sequence] = item
-                task = asyncio.create_task(self._send_one(client, item, failed))
-                sending.add(task)
-                task.add_done_callback(sending.discard)
+                send(self._outbox.popleft())
         finally:
+            self._sender = None
             for task in list(sending):
                 task.cancel()
             # Whatever was not acknowledged goes out again first, in its order, on the next connection.
@@ -502,6 +516,7 @@ class MqttConnection:
         except aiomqtt.MqttError as err:
             # It stays in flight and is sent again on the next connection.
             failed.append(err)
+            self._sender = None
             self._wakeup.set()
         else:
             self._settle(item, None)

@@ -44,6 +44,12 @@ def _within_a_mired(capability: Capability, value: Any) -> Any:
     return value
 
 
+def outbox_size(home: Inventory) -> int:
+    """Return an outbox that holds what a simulator publishes at once on connect: states and announcements."""
+    # Up to a state message per capability and a discovery config per entity, for every device.
+    return max(1000, 16 * len(home))
+
+
 class Simulator:
     """Play every device of a home; attach it to a connection, then let it run."""
 

@@ -16,7 +16,7 @@ from sasha.errors import SashaError
 from sasha.executor import Executor
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttConnection, MqttSettings
-from sasha.sim.simulator import Simulator
+from sasha.sim.simulator import Simulator, outbox_size
 from sasha.state import StateMirror
 
 
@@ -47,7 +47,9 @@ async def simulated_home(
 ) -> AsyncIterator[Testbed]:
     """Run the simulated home and the assistant's side until the block ends."""
     sim_min = reconnect_min if sim_reconnect_min is None else sim_reconnect_min
-    sim_link = MqttConnection(settings, reconnect_min=sim_min, reconnect_max=max(sim_min, reconnect_max))
+    sim_link = MqttConnection(
+        settings, reconnect_min=sim_min, reconnect_max=max(sim_min, reconnect_max), max_outbox=outbox_size(home)
+    )
     link = MqttConnection(settings, reconnect_min=reconnect_min, reconnect_max=reconnect_max)
     async with sim_link, link:
         simulator = Simulator(home, sim_link, seed=seed, initial=initial)

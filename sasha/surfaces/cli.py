@@ -349,10 +349,11 @@ def _check(home: Inventory, path: Path) -> int:
 
 async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, tick: float) -> int:
     from sasha.mqtt.connection import MqttConnection  # noqa: PLC0415
-    from sasha.sim.simulator import Simulator  # noqa: PLC0415
+    from sasha.sim.simulator import Simulator, outbox_size  # noqa: PLC0415
 
     mqtt = settings.mqtt()
-    async with MqttConnection(mqtt, client_id=f"sasha-sim-{home.home.base_topic}") as connection:
+    client_id = f"sasha-sim-{home.home.base_topic}"
+    async with MqttConnection(mqtt, client_id=client_id, max_outbox=outbox_size(home)) as connection:
         simulator = Simulator(home, connection, seed=seed)
         await simulator.attach()
         sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")

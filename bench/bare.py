@@ -1,0 +1,45 @@
+"""The same round trip with nothing but aiomqtt: the ceiling the executor is measured against."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import aiomqtt
+
+_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def _client(url: str) -> aiomqtt.Client:
+    host, port = url.removeprefix("mqtt://").split(":")
+    return aiomqtt.Client(host, int(port), protocol=aiomqtt.ProtocolVersion.V5, socket_options=_NODELAY)
+
+
+async def bare_roundtrip(url: str, commands: int, devices: int = 9) -> float:
+    """Publish a command, let an echoing device publish its state, wait for it; return commands/s."""
+    async with _client(url) as device, _client(url) as controller:
+        await device.subscribe("bare/+/set", qos=1)
+        await controller.subscribe("bare/+", qos=1)
+
+        async def echo() -> None:
+            async for message in device.messages:
+                if message.topic.value == "bare/stop/set":
+                    return  # ends on a message: cancelling aiomqtt's message iterator can hang
+                await device.publish(message.topic.value.removesuffix("/set"), message.payload, qos=1)
+
+        echoing = asyncio.create_task(echo())
+        try:
+            start = time.perf_counter()
+            for i in range(commands):
+                topic = f"bare/light_{i % devices}"
+                payload = json.dumps({"brightness": i % 100 + 1})
+                await controller.publish(f"{topic}/set", payload, qos=1)
+                async for message in controller.messages:
+                    if message.topic.value == topic and json.loads(message.payload) == json.loads(payload):  # type: ignore[arg-type]
+                        break
+            return commands / (time.perf_counter() - start)
+        finally:
+            await controller.publish("bare/stop/set", b"", qos=1)
+            await echoing

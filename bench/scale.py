@@ -1,0 +1,146 @@
+"""Generated homes of 100 to 10,000 devices, each served by a real `sasha run` with a model configured.
+
+Per size: `sasha check` time, start → `online` (every subscription acknowledged), the daemon's
+RSS after the requests, request → reply for explicit commands (p50/p99), and the executor's
+round trip against bare aiomqtt on the same broker (in this process, on that home).
+
+    .venv/bin/python bench/scale.py [--sizes 100,1000,3000,10000] [--requests 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiomqtt
+import yaml
+from bare import bare_roundtrip
+from harness import ROOT, percentile, rss_mb, shipped_limits, start_sasha
+
+from sasha.executor import Action, Result
+from sasha.home import inventory
+from sasha.home.inventory import Inventory
+from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
+from sasha.planning.llm.scripted import ScriptedModel
+from sasha.sim import synthetic
+from sasha.sim.testbed import simulated_home
+
+_ROUNDTRIPS = 300
+
+
+def _client(url: str) -> aiomqtt.Client:
+    host, port = url.removeprefix("mqtt://").split(":")
+    return aiomqtt.Client(
+        host,
+        int(port),
+        protocol=aiomqtt.ProtocolVersion.V5,
+        identifier=f"bench-{uuid.uuid4().hex[:8]}",
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+
+
+async def _check_seconds(path: Path) -> float:
+    began = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sasha", "check", "--devices", str(path), cwd=ROOT, stdout=asyncio.subprocess.DEVNULL
+    )
+    assert await process.wait() == 0
+    return time.perf_counter() - began
+
+
+async def _serve(
+    path: Path, home: Inventory, url: str, model_url: str, requests: int
+) -> tuple[float, list[float], float]:
+    """Start `sasha run`, time it to online, send explicit commands one at a time; return online s, ms, RSS MB."""
+    with tempfile.TemporaryDirectory() as state:
+        async with _client(url) as client:
+            await client.subscribe("sasha/status", qos=1)
+            await client.subscribe("sasha/response", qos=1)
+            began = time.perf_counter()
+            args = ("run", "--devices", str(path), "--mqtt-url", url, "--state-dir", state)
+            process = await start_sasha(*args, model_url=model_url, stderr=asyncio.subprocess.DEVNULL)
+            try:
+                async with asyncio.timeout(120):
+                    async for message in client.messages:
+                        if message.topic.matches("sasha/status") and message.payload == b"online":
+                            break
+                online = time.perf_counter() - began
+                lights = [d for d in home.devices.values() if "power" in d.capabilities][:requests]
+                latencies = []
+                for i, device in enumerate(lights):
+                    ident = f"r{i}"
+                    sent = time.perf_counter()
+                    text = f"turn {'on' if i % 2 else 'off'} {device.name}"
+                    await client.publish("sasha/request", json.dumps({"id": ident, "text": text}), qos=1)
+                    async with asyncio.timeout(30):
+                        async for message in client.messages:
+                            if message.topic.matches("sasha/response"):
+                                reply = json.loads(message.payload)  # type: ignore[arg-type]
+                                if reply.get("id") == ident:
+                                    assert reply["status"] == "done", reply
+                                    break
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                memory = rss_mb(process.pid)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                await process.wait()
+    return online, latencies, memory
+
+
+async def _roundtrip_ratio(home: Inventory, url: str) -> float:
+    """Executor → simulated device → state mirror, one at a time, over bare aiomqtt's rate on the same broker."""
+    dimmable = [d for d in home.devices.values() if "brightness" in d.capabilities][:9]
+    async with simulated_home(home, MqttSettings.from_url(url)) as bed:
+        start = time.perf_counter()
+        for i in range(_ROUNDTRIPS):
+            device = dimmable[i % len(dimmable)]
+            level = 1 + (i * 7) % 100
+            if bed.mirror.values(device.id).get("brightness") == level:
+                level = level % 100 + 1
+            [outcome] = await bed.executor.execute([Action(device.id, {"brightness": level})], remember=False)
+            assert outcome.result is Result.PUBLISHED
+            assert await bed.mirror.wait_for(device.id, {"brightness": level}, timeout=5)
+        sasha = _ROUNDTRIPS / (time.perf_counter() - start)
+    return sasha / await bare_roundtrip(url, _ROUNDTRIPS)
+
+
+async def main(sizes: list[int], requests: int) -> None:
+    """Run every size and print one table."""
+    rows = []
+    async with ScriptedModel() as model:
+        for size in sizes:
+            home = inventory.from_dict(synthetic.home_data(size))
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "devices.yaml"
+                path.write_text(yaml.safe_dump(synthetic.home_data(size), sort_keys=False))
+                check = await _check_seconds(path)
+                # The deployment's queue limits; a fresh broker per size keeps sessions apart.
+                async with Mosquitto(extra=shipped_limits()) as broker:
+                    online, ms, memory = await _serve(path, home, broker.url, model.base_url, requests)
+                    ratio = await _roundtrip_ratio(home, broker.url)
+            rows.append((size, check, online, memory, percentile(ms, 0.5), percentile(ms, 0.99), ratio))
+            print(f"  {size} devices measured", file=sys.stderr)
+        assert model.calls == 0  # explicit commands never reach the model
+    print(f"{len(sizes)} generated homes, `sasha run` with a (scripted) model configured, {requests} explicit commands")
+    print("| devices | check | start → online | RSS after requests | command p50 | p99 | round trip vs bare |")
+    print("|---|---|---|---|---|---|---|")
+    for size, check, online, memory, p50, p99, ratio in rows:
+        figures = f"{check:.2f} s | {online:.2f} s | {memory:.0f} MB | {p50:.1f} ms | {p99:.1f} ms | {ratio:.0%}"
+        print(f"| {size:,} | {figures} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,3000,10000")
+    parser.add_argument("--requests", type=int, default=20)
+    arguments = parser.parse_args()
+    asyncio.run(main([int(s) for s in arguments.sizes.split(",")], arguments.requests))
