@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 
-import aiomqtt
-
-_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-
-
-def _client(url: str) -> aiomqtt.Client:
-    host, port = url.removeprefix("mqtt://").split(":")
-    return aiomqtt.Client(host, int(port), protocol=aiomqtt.ProtocolVersion.V5, socket_options=_NODELAY)
+from harness import mqtt_client
 
 
 async def bare_roundtrip(url: str, commands: int, devices: int = 9) -> float:
     """Publish a command, let an echoing device publish its state, wait for it; return commands/s."""
-    async with _client(url) as device, _client(url) as controller:
+    async with mqtt_client(url) as device, mqtt_client(url) as controller:
         await device.subscribe("bare/+/set", qos=1)
         await controller.subscribe("bare/+", qos=1)
 

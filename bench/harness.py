@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
+import uuid
 from pathlib import Path
+
+import aiomqtt
 
 ROOT = Path(__file__).resolve().parent.parent
 _QUEUE_OPTIONS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
@@ -43,4 +47,16 @@ async def start_sasha(
         env |= {"OPENAI_BASE_URL": model_url, "OPENAI_API_KEY": "sk-bench", "SASHA_MODEL": "scripted"}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sasha", *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+    )
+
+
+def mqtt_client(url: str) -> aiomqtt.Client:
+    """Return an MQTT v5 client of a `mqtt://host:port` URL with TCP_NODELAY, as Sasha's own sockets have."""
+    host, port = url.removeprefix("mqtt://").split(":")
+    return aiomqtt.Client(
+        host,
+        int(port),
+        protocol=aiomqtt.ProtocolVersion.V5,
+        identifier=f"bench-{uuid.uuid4().hex[:8]}",
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )

@@ -40,7 +40,7 @@ def _level(device: Device, i: int, current: object) -> int:
     return level
 
 
-async def _one_at_a_time(
+async def one_at_a_time(
     executor: Executor, mirror: StateMirror, dimmable: list[Device], commands: int
 ) -> tuple[float, list[float], dict[str, list[float]]]:
     """Send a command, wait for the device's state, repeat: the latency a user feels."""
@@ -86,7 +86,7 @@ async def main(commands: int, url: str | None) -> None:
             url = (await stack.enter_async_context(Mosquitto())).url
         bed = await stack.enter_async_context(simulated_home(home, MqttSettings.from_url(url)))
         executor, mirror = bed.executor, bed.mirror
-        sequential, ms, by_protocol = await _one_at_a_time(executor, mirror, dimmable, commands)
+        sequential, ms, by_protocol = await one_at_a_time(executor, mirror, dimmable, commands)
         batched = await _batched(executor, mirror, dimmable, commands)
         # Side by side on the same broker: the machine's load moves both alike.
         bare = await bare_roundtrip(url, commands)

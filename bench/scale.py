@@ -13,19 +13,16 @@ import argparse
 import asyncio
 import json
 import signal
-import socket
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import aiomqtt
 import yaml
 from bare import bare_roundtrip
-from harness import ROOT, percentile, rss_mb, shipped_limits, start_sasha
+from harness import ROOT, mqtt_client, percentile, rss_mb, shipped_limits, start_sasha
+from mqtt_roundtrip import one_at_a_time
 
-from sasha.executor import Action, Result
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttSettings
@@ -35,17 +32,6 @@ from sasha.sim import synthetic
 from sasha.sim.testbed import simulated_home
 
 _ROUNDTRIPS = 300
-
-
-def _client(url: str) -> aiomqtt.Client:
-    host, port = url.removeprefix("mqtt://").split(":")
-    return aiomqtt.Client(
-        host,
-        int(port),
-        protocol=aiomqtt.ProtocolVersion.V5,
-        identifier=f"bench-{uuid.uuid4().hex[:8]}",
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-    )
 
 
 async def _check_seconds(path: Path) -> float:
@@ -62,7 +48,7 @@ async def _serve(
 ) -> tuple[float, list[float], float]:
     """Start `sasha run`, time it to online, send explicit commands one at a time; return online s, ms, RSS MB."""
     with tempfile.TemporaryDirectory() as state:
-        async with _client(url) as client:
+        async with mqtt_client(url) as client:
             await client.subscribe("sasha/status", qos=1)
             await client.subscribe("sasha/response", qos=1)
             began = time.perf_counter()
@@ -100,17 +86,8 @@ async def _roundtrip_ratio(home: Inventory, url: str) -> float:
     """Executor → simulated device → state mirror, one at a time, over bare aiomqtt's rate on the same broker."""
     dimmable = [d for d in home.devices.values() if "brightness" in d.capabilities][:9]
     async with simulated_home(home, MqttSettings.from_url(url)) as bed:
-        start = time.perf_counter()
-        for i in range(_ROUNDTRIPS):
-            device = dimmable[i % len(dimmable)]
-            level = 1 + (i * 7) % 100
-            if bed.mirror.values(device.id).get("brightness") == level:
-                level = level % 100 + 1
-            [outcome] = await bed.executor.execute([Action(device.id, {"brightness": level})], remember=False)
-            assert outcome.result is Result.PUBLISHED
-            assert await bed.mirror.wait_for(device.id, {"brightness": level}, timeout=5)
-        sasha = _ROUNDTRIPS / (time.perf_counter() - start)
-    return sasha / await bare_roundtrip(url, _ROUNDTRIPS)
+        seconds, _, _ = await one_at_a_time(bed.executor, bed.mirror, dimmable, _ROUNDTRIPS)
+    return _ROUNDTRIPS / seconds / await bare_roundtrip(url, _ROUNDTRIPS)
 
 
 async def main(sizes: list[int], requests: int) -> None:
@@ -118,10 +95,11 @@ async def main(sizes: list[int], requests: int) -> None:
     rows = []
     async with ScriptedModel() as model:
         for size in sizes:
-            home = inventory.from_dict(synthetic.home_data(size))
+            data = synthetic.home_data(size)
+            home = inventory.from_dict(data)
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "devices.yaml"
-                path.write_text(yaml.safe_dump(synthetic.home_data(size), sort_keys=False))
+                path.write_text(yaml.safe_dump(data, sort_keys=False))
                 check = await _check_seconds(path)
                 # The deployment's queue limits; a fresh broker per size keeps sessions apart.
                 async with Mosquitto(extra=shipped_limits()) as broker:

@@ -18,7 +18,7 @@ from rich.table import Table
 from sasha import __version__, config
 from sasha.errors import ConfigError, InventoryError, SashaError
 from sasha.home import inventory
-from sasha.home.inventory import Inventory
+from sasha.home.inventory import Device, Inventory, Room
 from sasha.planning.llm.settings import MAX_TOKENS
 from sasha.surfaces.render import describe
 
@@ -318,31 +318,26 @@ _TABLE_MAX = 300
 def _check(home: Inventory, path: Path) -> int:
     title = f"{home.home.name} — {len(home)} devices in {len(home.rooms)} rooms ({path})"
     columns = ("room", "device", "name", "type", "protocol", "capabilities")
-    rows = [
-        (
-            room.name,
-            device.id,
-            device.name + (" (sensitive)" if device.sensitive else ""),
-            device.type.value,
-            device.protocol.value,
-            ", ".join(describe(c) for c in device.capabilities.values()),
-        )
-        for room in home.rooms.values()
-        for device in home.in_room(room.id)
-    ]
-    if len(rows) > _TABLE_MAX:
-        widths = [max(len(row[i]) for row in [columns, *rows]) for i in range(len(columns) - 1)]
+    devices = [(room, device) for room in home.rooms.values() for device in home.in_room(room.id)]
+
+    def row(room: Room, device: Device, sensitive: str) -> tuple[str, ...]:
+        caps = ", ".join(describe(c) for c in device.capabilities.values())
+        name = device.name + (f" {sensitive}" if device.sensitive else "")
+        return (room.name, device.id, name, device.type.value, device.protocol.value, caps)
+
+    if len(devices) > _TABLE_MAX:
+        rows = [columns, *(row(room, device, "(sensitive)") for room, device in devices)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(columns) - 1)]
         lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
-            for row in [columns, *rows]
+            "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows
         ]
         sys.stdout.write("\n".join([title, *lines]) + "\n")
         return 0
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
-    for row in rows:
-        table.add_row(*row[:2], row[2].replace(" (sensitive)", " [red](sensitive)[/red]"), *row[3:])
+    for room, device in devices:
+        table.add_row(*row(room, device, "[red](sensitive)[/red]"))
     _console().print(table)
     return 0
 

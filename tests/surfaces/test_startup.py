@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,17 +20,17 @@ from tests.surfaces.test_daemon import _client
 STARTS = 20
 
 
-async def _first_online_then_ask(url: str, ident: str) -> dict[str, object]:
-    """Wait for the first `online`, publish a goal at once and return its reply."""
+async def _first_online_then_ask(url: str, ident: str, text: str = "make it cozy") -> dict[str, Any]:
+    """Wait for the first `online`, publish a request at once and return its reply."""
     async with _client(url) as client:
         await client.subscribe("sasha/status", qos=1)
         await client.subscribe("sasha/response", qos=1)
         async with asyncio.timeout(30):
             async for message in client.messages:
                 if message.topic.matches("sasha/status") and message.payload == b"online":
-                    await client.publish("sasha/request", json.dumps({"id": ident, "text": "make it cozy"}), qos=1)
+                    await client.publish("sasha/request", json.dumps({"id": ident, "text": text}), qos=1)
                 elif message.topic.matches("sasha/response"):
-                    reply: dict[str, object] = json.loads(message.payload)  # type: ignore[arg-type]
+                    reply: dict[str, Any] = json.loads(message.payload)  # type: ignore[arg-type]
                     if reply.get("id") == ident:
                         return reply
     raise AssertionError("no reply")
@@ -80,17 +81,7 @@ async def test_a_home_of_3000_devices_answers_and_subscribes_a_few_filters(
         args = ("run", "--devices", str(devices), "--mqtt-url", broker.url, "--state-dir", str(tmp_path / "state"))
         process = await start_sasha(*args, env=env)
         try:
-            async with _client(broker.url) as client:
-                await client.subscribe("sasha/status", qos=1)
-                await client.subscribe("sasha/response", qos=1)
-                async with asyncio.timeout(60):
-                    async for message in client.messages:
-                        if message.topic.matches("sasha/status") and message.payload == b"online":
-                            text = "turn on guest room 47 media player 2999"
-                            await client.publish("sasha/request", json.dumps({"id": "big", "text": text}), qos=1)
-                        elif message.topic.matches("sasha/response"):
-                            reply = json.loads(message.payload)  # type: ignore[arg-type]
-                            break
+            reply = await _first_online_then_ask(broker.url, "big", "turn on guest room 47 media player 2999")
             assert (reply["id"], reply["status"]) == ("big", "done")
             assert reply["actions"][0]["device"] == "guest_room_47_media_player_2999"
             await asyncio.sleep(1.5)  # the next $SYS count
