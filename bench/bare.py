@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 
 from harness import mqtt_client
 
 
-async def bare_roundtrip(url: str, commands: int, devices: int = 9) -> float:
-    """Publish a command, let an echoing device publish its state, wait for it; return commands/s."""
-    async with mqtt_client(url) as device, mqtt_client(url) as controller:
+@contextlib.asynccontextmanager
+async def bare_echo(url: str) -> AsyncIterator[None]:
+    """Run a device that answers every `bare/<id>/set` with its payload on `bare/<id>`."""
+    async with mqtt_client(url) as device:
         await device.subscribe("bare/+/set", qos=1)
-        await controller.subscribe("bare/+", qos=1)
 
         async def echo() -> None:
             async for message in device.messages:
@@ -23,15 +25,22 @@ async def bare_roundtrip(url: str, commands: int, devices: int = 9) -> float:
 
         echoing = asyncio.create_task(echo())
         try:
-            start = time.perf_counter()
-            for i in range(commands):
-                topic = f"bare/light_{i % devices}"
-                payload = json.dumps({"brightness": i % 100 + 1})
-                await controller.publish(f"{topic}/set", payload, qos=1)
-                async for message in controller.messages:
-                    if message.topic.value == topic and json.loads(message.payload) == json.loads(payload):  # type: ignore[arg-type]
-                        break
-            return commands / (time.perf_counter() - start)
+            yield
         finally:
-            await controller.publish("bare/stop/set", b"", qos=1)
+            await device.publish("bare/stop/set", b"", qos=1)
             await echoing
+
+
+async def bare_roundtrip(url: str, commands: int, devices: int = 9) -> float:
+    """Publish a command, let an echoing device publish its state, wait for it; return commands/s."""
+    async with bare_echo(url), mqtt_client(url) as controller:
+        await controller.subscribe("bare/+", qos=1)
+        start = time.perf_counter()
+        for i in range(commands):
+            topic = f"bare/light_{i % devices}"
+            payload = json.dumps({"brightness": i % 100 + 1})
+            await controller.publish(f"{topic}/set", payload, qos=1)
+            async for message in controller.messages:
+                if message.topic.value == topic and json.loads(message.payload) == json.loads(payload):  # type: ignore[arg-type]
+                    break
+        return commands / (time.perf_counter() - start)

@@ -17,13 +17,13 @@ from collections import defaultdict
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from bare import bare_roundtrip
+from bare import bare_echo, bare_roundtrip
 from harness import percentile
 
 from sasha.executor import Action, Executor, Result
 from sasha.home import inventory
 from sasha.home.inventory import Device
-from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.connection import MqttConnection, MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.sim.testbed import simulated_home
 from sasha.state import StateMirror
@@ -77,6 +77,40 @@ async def _batched(executor: Executor, mirror: StateMirror, dimmable: list[Devic
     return time.perf_counter() - start
 
 
+def _generic_lights(count: int) -> inventory.Inventory:
+    return inventory.from_dict(
+        {
+            "home": {"name": "Echo", "base_topic": "bare"},
+            "rooms": [{"id": "room", "name": "Room"}],
+            "devices": [
+                {
+                    "id": f"light_{i}",
+                    "name": f"Light {i}",
+                    "room": "room",
+                    "type": "light",
+                    "protocol": "generic",
+                    "capabilities": {"brightness": {"min": 1, "max": 100}},
+                }
+                for i in range(count)
+            ],
+        }
+    )
+
+
+async def executor_against_echo(url: str, commands: int) -> float:
+    """Sasha's side alone: executor and mirror against the bare echoing device; return commands/s."""
+    home = _generic_lights(9)
+    lights = list(home.devices.values())
+    async with bare_echo(url), MqttConnection(MqttSettings.from_url(url)) as link:
+        mirror = StateMirror(home)
+        await mirror.attach(link)
+        executor = Executor(home, link, mirror)
+        await link.wait_connected(10)
+        await one_at_a_time(executor, mirror, lights, len(lights))  # every light has reported once
+        elapsed, _, _ = await one_at_a_time(executor, mirror, lights, commands)
+    return commands / elapsed
+
+
 async def main(commands: int, url: str | None) -> None:
     """Run the benchmark and print the figures."""
     home = inventory.from_file(ROOT / "devices.yaml")
@@ -90,6 +124,7 @@ async def main(commands: int, url: str | None) -> None:
         batched = await _batched(executor, mirror, dimmable, commands)
         # Side by side on the same broker: the machine's load moves both alike.
         bare = await bare_roundtrip(url, commands)
+        sasha_side = await executor_against_echo(url, commands)
 
     print(f"commands: {commands} across {len(dimmable)} dimmable lights, 4 protocols")
     print(f"one at a time: {commands / sequential:,.0f} commands/s")
@@ -100,6 +135,9 @@ async def main(commands: int, url: str | None) -> None:
     print(f"batched ({len(dimmable)} lights at once): {commands / batched:,.0f} commands/s")
     print(f"bare aiomqtt, one at a time, same broker: {bare:,.0f} commands/s")
     print(f"executor one at a time / bare aiomqtt: {commands / sequential / bare:.0%}")
+    # Where the rest goes: the same executor against the bare device, one JSON state per command
+    # (the simulator shares this process, and Tasmota devices answer with two messages).
+    print(f"executor against the bare echo device / bare aiomqtt: {sasha_side / bare:.0%}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ _SUBSCRIBE_CHUNK = 100
 # round trip per message: a reply queued behind a hundred others waited for a hundred round
 # trips. paho's own limit is 20; the broker still receives them in order.
 _WINDOW = 20
+# Topics whose handlers are remembered; a home's state topics fit many times over.
+_ROUTES_MAX = 50_000
 # How long the broker keeps our subscriptions and queues QoS 1 messages for us while we
 # are away; with persistence on, this survives a broker restart too.
 _SESSION_EXPIRY = 3600
@@ -225,6 +227,9 @@ class MqttConnection:
         # home subscribes thousands of state topics and every message would scan them all.
         self._exact: dict[str, list[Handler]] = {}
         self._wildcards: list[tuple[str, Handler]] = []
+        # Handlers per topic seen, so a wildcard is matched once per topic, not once per message;
+        # bounded, since anyone on the broker can publish to fresh topics under a wildcard.
+        self._routes: dict[str, list[Handler]] = {}
         self._filters: dict[str, int] = {}
         self._on_connect: list[OnConnect] = []
         self._urgent: Urgency | None = None
@@ -331,6 +336,7 @@ class MqttConnection:
                 self._wildcards.append((match, handler))
             else:
                 self._exact.setdefault(match, []).append(handler)
+            self._routes.clear()
             if pattern not in self._filters:
                 self._filters[pattern] = qos
                 new.append(pattern)
@@ -394,14 +400,22 @@ class MqttConnection:
         response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
         incoming = Incoming(message.topic.value, bytes(payload), message.retain, response_topic, correlation)
-        handlers = list(self._exact.get(incoming.topic, ()))
-        handlers += [h for pattern, h in self._wildcards if topic_matches(pattern, incoming.topic)]
-        for handler in handlers:
+        for handler in self._handlers(incoming.topic):
             try:
                 handler(incoming)
             except Exception:
                 # One faulty handler must not stop the connection for everyone else.
                 _LOGGER.exception("a handler failed on a message to %s", incoming.topic)
+
+    def _handlers(self, topic: str) -> list[Handler]:
+        handlers = self._routes.get(topic)
+        if handlers is None:
+            handlers = list(self._exact.get(topic, ()))
+            handlers += [h for pattern, h in self._wildcards if topic_matches(pattern, topic)]
+            if len(self._routes) >= _ROUTES_MAX:
+                self._routes.clear()
+            self._routes[topic] = handlers
+        return handlers
 
     # --- publishing --------------------------------------------------------------------
 
