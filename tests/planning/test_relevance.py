@@ -133,3 +133,13 @@ async def test_a_named_room_narrows_the_prompt_of_a_small_home(home: Inventory, 
     assert len(_prompt_devices(scripted.requests[1])) == len(home)
     enum = scripted.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["actions"]  # type: ignore[index]
     assert set(enum["items"]["properties"]["device"]["enum"]) <= {d.id for d in home.in_room("bathroom")}
+
+
+def test_room_aliases_floors_and_ids_focus(home: Inventory) -> None:
+    """Focus a request on the rooms its aliases and floors name, and on devices named by id."""
+    assert {d.room for d in focus(home, "turn the lounge lamps down")} == {"living_room"}
+    assert {d.room for d in focus(home, "is the study too warm?")} == {"office"}
+    upstairs = {d.room for d in mentioned(home, "it is too dark upstairs")}
+    assert upstairs == {"bedroom", "bathroom", "office"}
+    assert [d.id for d in mentioned(home, "is main_water_valve shut?")] == ["main_water_valve"]
+    assert mentioned(home, "it is too dark") == []
