@@ -443,3 +443,16 @@ async def test_models_endpoint(scripted: ScriptedModel) -> None:
     models = await client.models.list()
     assert [m.id for m in models.data] == ["scripted"]
     await client.close()
+
+
+async def test_a_chat_keeps_the_stable_start_and_grows_the_conversation(bench: Bench) -> None:
+    """Over three turns, send the same system message and each earlier turn once more, in order."""
+    for message in ("Lamp on.", "Dimmer.", "Warmer."):
+        bench.model.add({"kind": "answer", "message": message, "actions": [], "routine": None})
+    for text in ("I want to read", "too bright", "a bit warmer"):
+        await bench.run(text, "chat")
+    systems = {bench.system_prompt(i) for i in range(3)}
+    assert len(systems) == 1
+    third = bench.live(2)
+    assert third.index("User: I want to read") < third.index("User: too bright") < third.index("Request: a bit warmer")
+    assert "Dimmer." in third

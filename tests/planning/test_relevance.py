@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -147,3 +148,47 @@ def test_room_aliases_floors_and_ids_focus(home: Inventory) -> None:
     assert upstairs == {"bedroom", "bathroom", "office"}
     assert [d.id for d in mentioned(home, "is main_water_valve shut?")] == ["main_water_valve"]
     assert mentioned(home, "it is too dark") == []
+
+
+async def test_the_stable_start_is_byte_identical_across_requests_states_and_times(
+    home: Inventory, scripted: ScriptedModel
+) -> None:
+    """Send the same system message for two requests with different states and clocks; only the live part differs."""
+    client = ModelClient(model_settings(scripted))
+    states = iter([{"living_room_lamp": {"power": "off"}}, {"living_room_lamp": {"power": "on", "brightness": 80}}])
+    clocks = iter([datetime(2026, 11, 26, 7, 0), datetime(2026, 12, 24, 23, 59)])
+    state = next(states)
+    clock = next(clocks)
+    planner = Planner(home, client, state=lambda: state, clock=lambda: clock, max_devices_in_prompt=40)
+    answer = {"kind": "answer", "message": "ok", "actions": [], "routine": None}
+    scripted.add(answer, answer)
+    await planner.plan("is the lounge lamp on?", "a")
+    state, clock = next(states), next(clocks)
+    await planner.plan("is the lounge lamp on?", "b")
+    await client.close()
+    first, second = (r["messages"] for r in scripted.requests)
+    assert first[0] == second[0]  # type: ignore[index]
+    assert first[1] != second[1]  # type: ignore[index]
+    assert "07:00" in str(first[1]) and "power=off" in str(first[1])  # type: ignore[index]
+    assert "23:59" in str(second[1]) and "brightness=80" in str(second[1])  # type: ignore[index]
+    for text in ("07:00", "23:59", "power=o", "brightness=80"):
+        assert text not in str(first[0])  # type: ignore[index]
+
+
+async def test_selection_calls_share_the_stable_start(scripted: ScriptedModel) -> None:
+    """Start the rooms, select and decision calls of a huge home with the same system message."""
+    rooms = list(HUGE.rooms)[:3]
+    in_rooms = [d.id for d in HUGE.devices.values() if d.room in rooms]
+    scripted.add(
+        {"rooms": rooms},
+        {"devices": in_rooms[:40]},
+        {"kind": "answer", "message": "ok", "actions": [], "routine": None},
+    )
+    client = ModelClient(model_settings(scripted))
+    planner = Planner(HUGE, client, state=lambda: {}, max_devices_in_prompt=10)
+    result = await planner.plan("help me sleep better")
+    await client.close()
+    assert [c.purpose for c in result.calls][:1] == ["rooms"]
+    starts = {str(r["messages"][0]) for r in scripted.requests}  # type: ignore[index]
+    assert len(scripted.requests) >= 2
+    assert len(starts) == 1
