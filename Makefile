@@ -64,6 +64,7 @@ bench: $(STAMP) mosquitto
 
 bench-live: $(REALMODEL)
 	$(BIN)/python bench/live_model.py
+	$(BIN)/python bench/live_model.py --series
 
 clean:
 	rm -rf $(VENV) integrations/homeassistant/.venv-ha .mypy_cache .pytest_cache .ruff_cache .hypothesis

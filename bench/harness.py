@@ -60,3 +60,23 @@ def mqtt_client(url: str) -> aiomqtt.Client:
         identifier=f"bench-{uuid.uuid4().hex[:8]}",
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
+
+
+# A series of different goals on the example home, in the order a day might bring them: the
+# prompt benches send them one after another to one server, as a household would.
+SERIES = (
+    "make the living room cozy",
+    "the bathroom is too humid",
+    "it is too dark upstairs",
+    "make the lounge nice for a film",
+    "help me sleep better",
+    "make the kitchen nice for cooking",
+    "it is cold in the study",
+    "help me save energy",
+)
+
+
+def copies_prompt(message: str, prompt: str) -> bool:
+    """Say whether a model's message is a copy of prompt text (a placeholder, an example, a rule)."""
+    said = " ".join(message.lower().split()).strip(" .!")
+    return len(said) >= 3 and said in " ".join(prompt.lower().split())

@@ -6,9 +6,15 @@ answers) is planned once through the real planner and the real `openai` SDK, aga
 (llama-cpp-python + SmolLM2-135M, `make realmodel`). Printed per goal and in total: model
 calls, prompt and completion tokens, latency p50/p95 per call, the share of first answers that
 were a structurally valid decision, the share that needed the repair round, and the share that
-stayed unusable.
+stayed unusable, and the share of messages that copy prompt text.
+
+With `--series`, the goals of `harness.SERIES` on the example home are planned one after
+another against one server (as a household would send them), and each request's latency is
+printed: a server with a prefix cache reads only what is new, so the second and later requests
+should be faster than the first.
 
     .venv/bin/python bench/live_model.py [PATH ...] [--max-tokens-plan N] [--deadline S]
+    .venv/bin/python bench/live_model.py --series
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import percentile
+from harness import SERIES, copies_prompt, percentile
 
+from sasha.home import inventory
 from sasha.planning.decision import DecisionError, parse_decision
 from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
 from sasha.planning.llm.tiny import TinyModelServer
@@ -39,6 +46,7 @@ class RecordingClient(ModelClient):
     """A model client that keeps the content of every answer (to judge the first one)."""
 
     answers: list[tuple[str, str]]
+    prompts: list[str]
 
     async def complete(
         self,
@@ -52,6 +60,7 @@ class RecordingClient(ModelClient):
         """Return and remember the content of one completion."""
         content = await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
         self.answers.append((purpose, content))
+        self.prompts.append("\n".join(m["content"] for m in messages))
         return content
 
 
@@ -64,14 +73,18 @@ async def _server() -> AsyncIterator[tuple[str, str]]:
         yield tiny.base_url, tiny.model
 
 
-async def main() -> None:
+async def main() -> None:  # noqa: PLR0915 - one table, printed in the order it is read
     """Plan every model goal of the scenarios once and print the table."""
     parser = argparse.ArgumentParser(description="A live model over the scenario goals.")
     parser.add_argument("paths", nargs="*", type=Path, default=DEFAULT)
     parser.add_argument("--max-tokens-plan", type=int, default=None, help="completion tokens of plan/repair calls")
     parser.add_argument("--deadline", type=float, default=90.0, help="seconds per request (default 90)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call (default 60)")
+    parser.add_argument("--series", action="store_true", help="plan harness.SERIES on the example home in turn")
     args = parser.parse_args()
+    if args.series:
+        await _series(args)
+        return
     goals = []
     for path in discover(args.paths):
         scenario = load(path)
@@ -94,8 +107,10 @@ async def main() -> None:
         print(f"{'goal':<44} {'calls':>5} {'prompt':>7} {'compl.':>6} {'first':>6}  result")
         latencies: list[float] = []
         rows = []
+        copies = 0
         for scenario, text in goals:
             client.answers = []
+            client.prompts = []
             state = physics.initial_state(scenario.home)
             planner = Planner(scenario.home, client, state=lambda state=state: state)  # type: ignore[misc]
             result = await planner.plan(text or "")
@@ -105,6 +120,7 @@ async def main() -> None:
                 first_ok = bool(plans) and parse_decision(plans[0]) is not None
             except DecisionError:
                 first_ok = False
+            copies += _copied(client)
             repaired = any(c.purpose == "repair" for c in result.calls)
             unusable = result.kind == "error"
             prompt = sum(c.prompt_tokens or 0 for c in result.calls)
@@ -126,6 +142,66 @@ async def main() -> None:
     print(f"valid decision on first call:  {100 * sum(r[3] for r in rows) / count:.0f} %")
     print(f"needed the repair round:       {100 * sum(r[4] for r in rows) / count:.0f} %")
     print(f"unusable (error):              {100 * sum(r[5] for r in rows) / count:.0f} %")
+    print(f"message copies prompt text:    {100 * copies / count:.0f} %")
+
+
+def _copied(client: RecordingClient) -> bool:
+    """Say whether the first plan answer's message is a copy of the text it was sent."""
+    for (purpose, content), prompt in zip(client.answers, client.prompts, strict=True):
+        if purpose == "plan":
+            try:
+                return copies_prompt(parse_decision(content).message, prompt)
+            except DecisionError:
+                return False
+    return False
+
+
+async def _series(args: argparse.Namespace) -> None:
+    """Plan the series of goals on the example home in turn; print each request's latency."""
+    home = inventory.from_file(ROOT / "devices.yaml")
+    state = physics.initial_state(home)
+    bounds: dict[str, Any] = {}
+    if args.max_tokens_plan:
+        bounds = {"max_tokens_plan": args.max_tokens_plan, "max_tokens_repair": args.max_tokens_plan}
+    async with _server() as (base_url, model):
+        settings = ModelSettings(
+            model=model,
+            base_url=base_url,
+            api_key=os.environ.get("OPENAI_API_KEY"),
+            timeout=args.timeout,
+            deadline=args.deadline,
+            max_retries=0,
+            max_calls=1,  # the first answer only: no repair round, so each row is one request read
+            **bounds,
+        )
+        client = RecordingClient(settings)
+        planner = Planner(home, client, state=lambda: state)
+        print(f"{len(SERIES)} goals in turn on the example home against {base_url} ({model})")
+        print(f"{'goal':<36} {'ms':>7} {'prompt':>7} {'cached':>7} {'copy':>5}  message")
+        latencies: list[float] = []
+        copies = 0
+        for number, goal in enumerate(SERIES):
+            client.answers = []
+            client.prompts = []
+            result = await planner.plan(goal, f"series-{number}")
+            ms = sum(c.latency_ms for c in result.calls)
+            latencies.append(ms)
+            copied = _copied(client)
+            copies += copied
+            prompt = sum(c.prompt_tokens or 0 for c in result.calls)
+            cached = sum(getattr(c, "cached_tokens", None) or 0 for c in result.calls)
+            message = " ".join(result.message.split())[:60]
+            print(f"{goal:<36} {ms:>7,.0f} {prompt:>7,} {cached:>7,} {'yes' if copied else 'no':>5}  {message}")
+        await client.close()
+    first, later = latencies[0], latencies[1:]
+    median = statistics.median(later)
+    print()
+    print(f"first request:                 {first:,.0f} ms")
+    print(f"later requests:                median {median:,.0f} ms, {min(later):,.0f}-{max(later):,.0f} ms")
+    faster = [100 * (1 - ms / first) for ms in later]
+    spread = f"{min(faster):.0f}-{max(faster):.0f} %"
+    print(f"later faster than the first:   {spread} (median {statistics.median(faster):.0f} %)")
+    print(f"message copies prompt text:    {copies} of {len(SERIES)}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""Prompt tokens per request on the example home, and prompt characters for homes of 10 to 1,000 devices.
+"""What each request sends and what of it is new to the server, and prompt characters for homes of 10 to 1,000 devices.
 
-First table: the example home (37 devices) for goals that name a room and for vague goals. The
-baseline is the whole home in one prompt, which is what every goal on this home cost before
-named rooms narrowed the prompt (and what Home Assistant's LLM API sends). Sasha's figure is the
-sum of the prompt tokens the server reports in `usage` for every call the planner really makes,
-through the real `openai` SDK. Against the scripted server the tokens are its documented
-estimate (`sasha.planning.llm.scripted.estimate_tokens`); with `--tiny` (the bundled
-llama-cpp-python + SmolLM2 server) or `--base-url` they are a real tokenizer's.
+First table: the example home (39 devices), the goals of `harness.SERIES` planned one after
+another with the clock moving, as a household sends them. Per request: characters and tokens
+sent (all calls), and the characters and tokens after the longest prefix shared with the
+previous request, which is what a server with a prefix cache (llama.cpp, vLLM, Ollama, OpenAI)
+reads again. Tokens are the server's `usage` through the real `openai` SDK: against the
+scripted server its documented estimate (`sasha.planning.llm.scripted.estimate_tokens`), with
+`--tiny` (the bundled llama-cpp-python + SmolLM2 server) or `--base-url` a real tokenizer's;
+new tokens are always the estimate.
 
 Second table (scripted server only): prompt characters for synthetic homes, the selection and
 room calls included, with a scripted model that picks three rooms.
@@ -19,8 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from datetime import datetime
+import statistics
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +31,18 @@ from sasha.home import inventory
 from sasha.home.inventory import Inventory
 from sasha.planning import prompts
 from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
-from sasha.planning.llm.scripted import ScriptedModel
+from sasha.planning.llm.scripted import ScriptedModel, common_prefix, estimate_tokens, prompt_text
 from sasha.planning.llm.tiny import TinyModelServer
 from sasha.planning.planner import Planner
 from sasha.sim import physics, synthetic
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SERIES
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 40
 SIZES = (10, 50, 200, 1000)
 NOW = datetime(2026, 11, 26, 21, 30)
-NAMED = ("make the living room cozy", "the bathroom is too humid", "make the kitchen nice for cooking")
-VAGUE = ("make it cozy", "help me sleep better", "help me save energy")
 PLAN = {"kind": "plan", "message": "ok", "actions": [], "routine": None}
 
 
@@ -56,14 +60,12 @@ async def _server(args: argparse.Namespace, answers: int) -> AsyncIterator[tuple
 
 
 async def _example(args: argparse.Namespace) -> None:
+    """Plan the series on the example home; per request, what was sent and what was new to the server."""
     home = inventory.from_file(ROOT / "devices.yaml")
     state = physics.initial_state(home)
-    templates = prompts.Prompts.load()
-    whole = prompts.system_prompt(templates, home, list(home.devices.values()), state, NOW)
-    goals = [("named", g) for g in NAMED] + [("vague", g) for g in VAGUE]
-    async with _server(args, 4 * len(goals)) as (base_url, model):
-        # Only the prompt's size is measured: one generated token and no repair round keep a
-        # slow real server quick (the answer is cut off, which does not matter here).
+    async with _server(args, 4 * len(SERIES)) as (base_url, model):
+        # Only the prompt is measured: one generated token and no repair round keep a slow real
+        # server quick (the answer is cut off, which does not matter here).
         settings = ModelSettings(
             model=model,
             base_url=base_url,
@@ -74,25 +76,52 @@ async def _example(args: argparse.Namespace) -> None:
             max_calls=1,
             max_tokens_plan=1,
         )
-        client = ModelClient(settings)
-        print(f"example home, {len(home)} devices; prompt tokens from the server's usage ({base_url})")
-        print(f"{'goal':<36} {'kind':<6} {'whole home':>10} {'sasha':>6} {'share':>6}  calls")
-        shares: dict[str, list[float]] = {"named": [], "vague": []}
-        for kind, goal in goals:
-            log = CallLog(1)
-            messages = [{"role": "system", "content": whole}, {"role": "user", "content": goal}]
-            await client.complete(messages, name="sasha_decision", schema={"type": "object"}, purpose="plan", log=log)
-            baseline = log.records[0].prompt_tokens or 0
-            planner = Planner(home, client, state=lambda: state, max_devices_in_prompt=LIMIT, clock=lambda: NOW)
-            result = await planner.plan(goal)
+        client = RecordingClient(settings)
+        clock = [NOW]
+        planner = Planner(home, client, state=lambda: state, max_devices_in_prompt=LIMIT, clock=lambda: clock[0])
+        print(f"example home, {len(home)} devices, {len(SERIES)} goals in turn ({base_url})")
+        print("new = after the longest prefix shared with the previous request (what a prefix cache re-reads)")
+        print(f"{'goal':<36} {'chars':>6} {'tokens':>6} {'new chars':>9} {'new tok.':>8}  calls")
+        previous = ""
+        new_chars: list[int] = []
+        for number, goal in enumerate(SERIES):
+            clock[0] = NOW + timedelta(minutes=7 * number)  # the clock moves between requests, as it does
+            client.sent = []
+            result = await planner.plan(goal, f"series-{number}")
+            chars = tokens = fresh = fresh_tokens = 0
+            for text in client.sent:
+                shared = common_prefix(previous, text)
+                chars += len(text)
+                tokens += estimate_tokens(text)
+                fresh += len(text) - shared
+                fresh_tokens += estimate_tokens(text[shared:])
+                previous = text
             used = sum(c.prompt_tokens or 0 for c in result.calls)
-            share = 100 * used / baseline if baseline else 0.0
-            shares[kind].append(share)
+            if number:
+                new_chars.append(fresh)
             calls = " + ".join(c.purpose for c in result.calls)
-            print(f"{goal:<36} {kind:<6} {baseline:>10,} {used:>6,} {share:>5.1f}%  {calls}")
+            print(f"{goal:<36} {chars:>6,} {used or tokens:>6,} {fresh:>9,} {fresh_tokens:>8,}  {calls}")
         await client.close()
-    for kind, values in shares.items():
-        print(f"mean share, {kind} goals: {sum(values) / len(values):.1f}% of the whole-home prompt")
+    print(f"median new characters per request after the first: {statistics.median(new_chars):,.0f}")
+
+
+class RecordingClient(ModelClient):
+    """A model client that keeps the text of every prompt it sends, as the server reads it."""
+
+    sent: list[str]
+
+    async def complete(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        name: str,
+        schema: Mapping[str, Any],
+        purpose: str,
+        log: CallLog,
+    ) -> str:
+        """Remember the prompt, then complete it."""
+        self.sent.append(prompt_text(messages))
+        return await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
 
 
 def _answers(home: Inventory, vague: bool) -> list[dict[str, Any]]:
@@ -124,8 +153,9 @@ async def _synthetic() -> None:
         room = next(iter(home.rooms.values()))
         everything = list(home.devices.values())
         request = "help me sleep better"
-        baseline = len(prompts.system_prompt(templates, home, everything, physics.initial_state(home), NOW))
-        baseline += len(request)
+        state = physics.initial_state(home)
+        whole = prompts.describe_devices(everything, state)  # every device with its values, in one prompt
+        baseline = len(prompts.system_prompt(templates, home, len(home))) + len(whole) + len(request)
         named, _ = await _measure(home, f"make the {room.name} cozy", vague=False)
         vague, calls = await _measure(home, request, vague=True)
         print(

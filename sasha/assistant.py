@@ -563,8 +563,15 @@ class Assistant:
                 model_calls=[c.to_json() for c in reply.calls],
                 tokens=data["usage"]["tokens"],
                 latency_ms=(time.perf_counter() - request.started) * 1000,
+                cached_tokens=_cached(reply.calls),
             )
         )
+
+
+def _cached(calls: Sequence[CallRecord]) -> int | None:
+    """Return the prompt tokens the server took from its cache over these calls; None when it never said."""
+    known = [c.cached_tokens for c in calls if c.cached_tokens is not None]
+    return sum(known) if known else None
 
 
 # Open questions kept at most: conversation ids come from the network, one per message if it likes.

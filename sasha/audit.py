@@ -29,9 +29,12 @@ CREATE TABLE IF NOT EXISTS requests (
     actions TEXT NOT NULL,
     model_calls TEXT NOT NULL,
     tokens INTEGER NOT NULL,
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    cached_tokens INTEGER
 )
 """
+# Columns added since the first release, for audit.db files written before them.
+_ADDED = {"cached_tokens": "INTEGER"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ class Entry:
     model_calls: list[dict[str, Any]]
     tokens: int
     latency_ms: float
+    # Prompt tokens the model server took from its prefix cache; None when it reported none.
+    cached_tokens: int | None = None
 
 
 class AuditLog:
@@ -64,6 +69,10 @@ class AuditLog:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+            for column, kind in _ADDED.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         """Close the file."""
@@ -88,11 +97,12 @@ class AuditLog:
             json.dumps(entry.model_calls),
             entry.tokens,
             entry.latency_ms,
+            entry.cached_tokens,
         )
         with self._lock, self._db:
             self._db.execute(
-                "INSERT INTO requests (at, request_id, conversation, source, text, status, message, path,"
-                " actions, model_calls, tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO requests (at, request_id, conversation, source, text, status, message, path, actions,"
+                " model_calls, tokens, latency_ms, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -101,10 +111,12 @@ class AuditLog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
-                " tokens, latency_ms FROM requests ORDER BY id DESC LIMIT ?",
+                " tokens, latency_ms, cached_tokens FROM requests ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
-            Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11])
+            Entry(
+                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12]
+            )
             for r in reversed(rows)
         ]

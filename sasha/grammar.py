@@ -16,12 +16,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sasha.home import names
 from sasha.home.inventory import Device, DeviceType, Inventory, Room
 
-_FILLER = frozenset({"the", "my", "please", "our"})
 _QUANT = ("all of", "all", "every", "each", "both")
-_NON_WORD = re.compile(r"[^a-z0-9.% ]+")
-_LOOSE_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
 _PREFIXES = ("can you ", "could you ", "would you ", "will you ", "hey sasha ", "sasha ")
 
 
@@ -123,16 +121,16 @@ def normalize(text: str) -> str:
     """Lower-case a sentence, drop punctuation and filler words ("the", "please")."""
     text = text.lower().replace("\u2019", "'").replace("what's", "what is").replace("whats", "what is")
     text = text.replace("%", " percent ").replace("'", "")
-    text = _LOOSE_DOT.sub(" ", _NON_WORD.sub(" ", text.replace(",", " , ")).replace(" , ", " , "))
+    text = names.LOOSE_DOT.sub(" ", names.NON_WORD.sub(" ", text.replace(",", " , ")).replace(" , ", " , "))
     for prefix in _PREFIXES:
         if text.lstrip().startswith(prefix):
             text = text.lstrip()[len(prefix) :]
-    return " ".join(w for w in text.split() if w not in _FILLER)
+    return " ".join(w for w in text.split() if w not in names.FILLER)
 
 
 def label(text: str) -> str:
-    """Normalise a device, room or floor name the way sentences are."""
-    return normalize(text.replace("_", " ")).replace(" , ", " ")
+    """Normalise a device, room or floor name the way sentences are (the program's one name form)."""
+    return names.normal(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,16 +310,16 @@ def which(words: str, candidates: Iterable[Device]) -> str:
 
     Either way the answer may be a number: the candidates' order is the list's order.
     """
-    names = [d.name for d in candidates]
-    if shown(len(names)) == len(names):
-        return f"Which {words or 'one'} do you mean: {', '.join(names)}?"
-    listed = ", ".join(f"{i}) {name}" for i, name in enumerate(names[:PAGE], start=1))
-    return f"Which {words or 'one'} do you mean: {listed}, or one of {len(names) - PAGE} more (say its name or room)?"
+    called = [d.name for d in candidates]
+    if shown(len(called)) == len(called):
+        return f"Which {words or 'one'} do you mean: {', '.join(called)}?"
+    listed = ", ".join(f"{i}) {name}" for i, name in enumerate(called[:PAGE], start=1))
+    return f"Which {words or 'one'} do you mean: {listed}, or one of {len(called) - PAGE} more (say its name or room)?"
 
 
 def names_of(device: Device) -> str:
     """Return a device's name, id and aliases as one lower-case string of words."""
-    return " ".join((device.name.lower(), device.id.replace("_", " "), *(a.lower() for a in device.aliases)))
+    return " ".join(names.words(n) for n in (device.name, device.id, *device.aliases))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,3 +248,41 @@ async def test_every_request_is_audited(home_: Home) -> None:
     assert entries[1].tokens > 0
     files = [home_.audit.path, home_.audit.path.with_name("audit.db-wal")]
     assert all(b"sk-test-secret" not in f.read_bytes() for f in files if f.exists())
+
+
+async def test_cached_tokens_reach_the_audit_log(rig: Rig, tmp_path: Path) -> None:
+    """Write the prompt tokens the server took from its cache, summed over the request's calls."""
+    answer = {"kind": "answer", "message": "21 °C", "actions": []}
+    async with ScriptedModel([answer, answer], reports_cache="llama.cpp") as server:
+        async for home in _home(rig, server, tmp_path, ConfirmMode.SENSITIVE):
+            await home.assistant.handle("how warm is it?")
+            await home.assistant.handle("how warm is it upstairs?")
+            await home.assistant.handle("turn on the garage light")
+            entries = home.audit.recent()
+    assert entries[0].cached_tokens == 0
+    assert (entries[1].cached_tokens or 0) > 0
+    assert entries[2].cached_tokens is None  # the fast path made no model call
+
+
+def test_an_audit_file_from_before_cached_tokens_gains_the_column(tmp_path: Path) -> None:
+    """Open an audit.db written without `cached_tokens`: the column is added, old rows read as None."""
+    path = tmp_path / "audit.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, request_id TEXT,"
+        " conversation TEXT, source TEXT NOT NULL, text TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL,"
+        " path TEXT NOT NULL, actions TEXT NOT NULL, model_calls TEXT NOT NULL, tokens INTEGER NOT NULL,"
+        " latency_ms REAL NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO requests (at, source, text, status, message, path, actions, model_calls, tokens, latency_ms)"
+        " VALUES (1, 'cli', 'hello', 'done', '', 'fast', '[]', '[]', 0, 1)"
+    )
+    old.commit()
+    old.close()
+    log = AuditLog(path)
+    try:
+        [entry] = log.recent()
+    finally:
+        log.close()
+    assert (entry.text, entry.cached_tokens) == ("hello", None)

@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sasha.errors import InventoryError, SourceProblem
 from sasha.home import yamlsource
 from sasha.home.capabilities import CAPABILITIES, CapabilityInfo, ValueKind
+
+# One name form for the whole program: lookups here match what the grammar and relevance read.
+from sasha.home.names import normal as _normal
 from sasha.home.protocols import SUPPORTED, Protocol
 
 __all__ = [
@@ -144,10 +147,6 @@ class Home:
     name: str = "Home"
     timezone: str | None = None
     base_topic: str = "sasha-home"
-
-
-def _normal(text: str) -> str:
-    return " ".join(text.lower().replace("_", " ").split())
 
 
 class Inventory:

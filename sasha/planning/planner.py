@@ -141,6 +141,7 @@ class Planner:
         self._max_devices = max_devices_in_prompt
         self._clock = clock or (lambda: datetime.now().astimezone())
         self.conversations = conversations or Conversations()
+        self._system_text: str | None = None
 
     @property
     def has_model(self) -> bool:
@@ -164,11 +165,19 @@ class Planner:
     async def _plan(self, client: ModelClient, text: str, conversation: str, log: CallLog) -> PlanResult:
         history = self.conversations.history(conversation)
         devices = await self._devices_for(client, text, history, log)
-        system = prompts.system_prompt(self._prompts, self._inventory, devices, self._state(), self._clock())
-        messages = [{"role": "system", "content": system}]
-        for turn in history:
-            messages += [{"role": "user", "content": turn.user}, {"role": "assistant", "content": turn.assistant}]
-        messages.append({"role": "user", "content": text})
+        # Stable to changing: the system prompt is the same bytes for every request (a server's
+        # prefix cache skips it); the time, current values, conversation and request follow.
+        live = prompts.request_prompt(
+            self._prompts,
+            self._inventory,
+            devices,
+            self._state(),
+            self._clock(),
+            limit=self._max_devices,
+            turns=[(t.user, t.assistant) for t in history],
+            request=text,
+        )
+        messages = [{"role": "system", "content": self._system()}, {"role": "user", "content": live}]
         schema = decision_schema(devices)
 
         answer = await client.complete(messages, name="sasha_decision", schema=schema, purpose="plan", log=log)
@@ -193,6 +202,12 @@ class Planner:
             )
         self.conversations.add(conversation, Turn(text, _remembered(decision), used))
         return _result(decision, actions, problems, tuple(log.records), used)
+
+    def _system(self) -> str:
+        """Return the system prompt every call starts with (rendered once: the home does not change)."""
+        if self._system_text is None:
+            self._system_text = prompts.system_prompt(self._prompts, self._inventory, self._max_devices)
+        return self._system_text
 
     def _read(self, answer: str) -> tuple[Decision | None, list[Action], list[str]]:
         try:
@@ -221,8 +236,8 @@ class Planner:
             candidates = await self._rooms_for(client, text, candidates, log)
             if len(candidates) <= self._max_devices:
                 return candidates
-        prompt = prompts.select_prompt(self._prompts, self._inventory, self._max_devices, candidates)
-        messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
+        prompt = prompts.select_prompt(self._prompts, self._inventory, self._max_devices, candidates, request=text)
+        messages = [{"role": "system", "content": self._system()}, {"role": "user", "content": prompt}]
         schema = selection_schema([d.id for d in candidates], self._max_devices)
         answer = await client.complete(messages, name="sasha_select", schema=schema, purpose="select", log=log)
         try:
@@ -236,8 +251,8 @@ class Planner:
     async def _rooms_for(self, client: ModelClient, text: str, candidates: list[Device], log: CallLog) -> list[Device]:
         """Narrow a very large home to the rooms a request concerns, so the device catalog stays short."""
         limit = max(1, self._max_devices // 4)
-        prompt = prompts.rooms_prompt(self._prompts, self._inventory, limit)
-        messages = [{"role": "system", "content": prompt}, {"role": "user", "content": text}]
+        prompt = prompts.rooms_prompt(self._prompts, self._inventory, limit, request=text)
+        messages = [{"role": "system", "content": self._system()}, {"role": "user", "content": prompt}]
         schema = rooms_schema(list(self._inventory.rooms), limit)
         answer = await client.complete(messages, name="sasha_rooms", schema=schema, purpose="rooms", log=log)
         try:

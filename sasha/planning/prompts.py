@@ -3,6 +3,11 @@
 Templates are plain text files a user can edit (`prompts/` in the repository, or the folder
 the `prompts_dir` setting names), filled with `string.Template` placeholders such as `$devices`.
 Describing the home is a pure function of the inventory and the current state.
+
+Every call starts with the same system message: the rules and the home's catalog, nothing that
+changes between requests (no clock, no current value), so that a server's prefix cache reads
+it once. What changes (the time, current values, the conversation, the request) follows in
+the user message (`request.txt`, or `select.txt` / `rooms.txt` for the selection calls).
 """
 
 from __future__ import annotations
@@ -19,13 +24,19 @@ from sasha.errors import ConfigError
 from sasha.home.capabilities import Value
 from sasha.home.inventory import Capability, Device, Inventory, Room
 
-NAMES = ("system", "select", "rooms", "repair")
+NAMES = ("system", "request", "select", "rooms", "repair")
 _PLACEHOLDERS = {
-    "system": {"home_name", "now", "rooms", "devices"},
-    "select": {"home_name", "limit", "catalog"},
-    "rooms": {"home_name", "limit", "rooms"},
+    "system": {"home_name", "rooms", "devices"},
+    "request": {"now", "devices", "conversation", "request"},
+    "select": {"home_name", "limit", "catalog", "request"},
+    "rooms": {"home_name", "limit", "request"},
     "repair": {"problems"},
 }
+# What changes from one request to the next: never in the system message, whose bytes must be
+# the same for every request so that the server's prefix cache can skip re-reading them.
+_LIVE = frozenset({"now", "conversation", "request", "state"})
+# Added after custom folders existed: a folder without it uses the shipped one.
+_OPTIONAL = frozenset({"request"})
 
 
 def default_dir() -> Path:
@@ -45,6 +56,7 @@ class Prompts:
 
     folder: Path
     system: string.Template
+    request: string.Template
     select: string.Template
     rooms: string.Template
     repair: string.Template
@@ -56,19 +68,36 @@ class Prompts:
         templates = {}
         for name in NAMES:
             path = folder / f"{name}.txt"
+            if name in _OPTIONAL and not path.exists():
+                path = default_dir() / f"{name}.txt"
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as err:
                 raise ConfigError(f"{path}: cannot read prompt template: {err.strerror}") from None
             template = string.Template(text)
             unknown = set(template.get_identifiers()) - _PLACEHOLDERS[name]
+            if name == "system" and unknown & _LIVE:
+                live = ", ".join(f"${p}" for p in sorted(unknown & _LIVE))
+                raise ConfigError(
+                    f"{path}: {live} changes with every request and cannot be in the system prompt: a custom"
+                    " system.txt must keep at the top only what stays the same (the rules, $home_name, $rooms,"
+                    " $devices); the time, current values and the request go in request.txt ($now, $devices,"
+                    " $conversation, $request)"
+                )
             if not template.is_valid() or unknown:
                 allowed = ", ".join(f"${p}" for p in sorted(_PLACEHOLDERS[name]))
                 raise ConfigError(
                     f"{path}: unknown placeholder {sorted(unknown) or 'syntax'}; use {allowed} (and $$ for $)"
                 )
             templates[name] = template
-        return cls(folder, templates["system"], templates["select"], templates["rooms"], templates["repair"])
+        return cls(
+            folder,
+            templates["system"],
+            templates["request"],
+            templates["select"],
+            templates["rooms"],
+            templates["repair"],
+        )
 
 
 def _allowed(capability: Capability) -> str:
@@ -95,10 +124,11 @@ def _current(value: Value | None) -> str:
     return str(value)
 
 
-def describe_device(device: Device, state: Mapping[str, Value]) -> str:
-    """Describe one device on one line, with its current values."""
+def describe_device(device: Device, state: Mapping[str, Value] | None = None) -> str:
+    """Describe one device on one line, with its current values when `state` is given."""
     capabilities = ", ".join(
-        f"{name}={_current(state.get(name))} ({_allowed(cap)})" for name, cap in device.capabilities.items()
+        f"{name}{'' if state is None else '=' + _current(state.get(name))} ({_allowed(cap)})"
+        for name, cap in device.capabilities.items()
     )
     name = device.name + (f" (also: {', '.join(device.aliases)})" if device.aliases else "")
     flags = " [sensitive: the user must confirm]" if device.sensitive else ""
@@ -108,9 +138,18 @@ def describe_device(device: Device, state: Mapping[str, Value]) -> str:
     return f"{line} | {description}" if description else line
 
 
-def describe_devices(devices: Iterable[Device], state: Mapping[str, Mapping[str, Value]]) -> str:
-    """Describe devices, one per line."""
-    return "\n".join(describe_device(d, state.get(d.id, {})) for d in devices)
+def describe_devices(devices: Iterable[Device], state: Mapping[str, Mapping[str, Value]] | None = None) -> str:
+    """Describe devices, one per line (with their current values when `state` is given)."""
+    return "\n".join(describe_device(d, None if state is None else state.get(d.id, {})) for d in devices)
+
+
+def current_values(devices: Iterable[Device], state: Mapping[str, Mapping[str, Value]]) -> str:
+    """List the current values of devices, one per line: `id: capability=value, …`."""
+    lines = []
+    for device in devices:
+        here = state.get(device.id, {})
+        lines.append(f"{device.id}: {', '.join(f'{c}={_current(here.get(c))}' for c in device.capabilities)}")
+    return "\n".join(lines)
 
 
 _PLACE_WORD = re.compile(r"floor|stairs|attic|basement|cellar|loft|level", re.IGNORECASE)
@@ -156,34 +195,74 @@ def catalog(inventory: Inventory, devices: Iterable[Device] | None = None) -> st
     return "\n".join(lines)
 
 
-def system_prompt(
+def whole_catalog(inventory: Inventory, limit: int) -> bool:
+    """Say whether the system prompt lists every device in full (the home fits the prompt's limit)."""
+    return len(inventory) <= limit
+
+
+def home_catalog(inventory: Inventory, limit: int) -> str:
+    """Describe the home without current values: in full when it fits `limit`, else by room or by kind."""
+    if whole_catalog(inventory, limit):
+        header = "Devices: id | name | room | type | capability (allowed values) | description"
+        return f"{header}\n{describe_devices(inventory.devices.values())}"
+    if len(inventory) <= 4 * limit:
+        return f"Devices by room, as id:type:\n{catalog(inventory)}"
+    # Past four times the limit even the ids would be a long read: rooms and kinds only.
+    return f"Rooms and the kinds of devices in them:\n{room_catalog(inventory)}"
+
+
+def system_prompt(prompts: Prompts, inventory: Inventory, limit: int) -> str:
+    """Render the system prompt every call of every request starts with (the same bytes each time)."""
+    return prompts.system.substitute(
+        home_name=inventory.home.name, rooms=describe_rooms(inventory), devices=home_catalog(inventory, limit)
+    )
+
+
+def conversation_text(turns: Iterable[tuple[str, str]]) -> str:
+    """Render earlier turns (what was said, what was answered) for the request message; "" for none."""
+    lines = [f"User: {user}\nYou: {answer}" for user, answer in turns]
+    return "Earlier in this conversation:\n" + "\n".join(lines) if lines else ""
+
+
+def request_prompt(
     prompts: Prompts,
     inventory: Inventory,
     devices: Iterable[Device],
     state: Mapping[str, Mapping[str, Value]],
     now: datetime,
+    *,
+    limit: int,
+    turns: Iterable[tuple[str, str]] = (),
+    request: str,
 ) -> str:
-    """Render the planner's system prompt for these devices."""
+    """Render the live part of a decision call: the time, the devices that matter now, the conversation, the request."""
     chosen = list(devices)
-    return prompts.system.substitute(
-        home_name=inventory.home.name,
+    if whole_catalog(inventory, limit):
+        shown = f"Current values:\n{current_values(chosen, state)}"
+    else:
+        # The system prompt named these devices only by id: here is all the model needs of them.
+        header = "Devices for this request: id | name | room | type | capability=value now (allowed values)"
+        shown = f"{header}\n{describe_devices(chosen, state)}"
+    return prompts.request.substitute(
         now=now.strftime("%A %d %B %Y, %H:%M"),
-        # Only the rooms of the devices shown: a large home's room list would grow the prompt too.
-        rooms=describe_rooms(inventory, chosen),
-        devices=describe_devices(chosen, state),
+        devices=shown,
+        conversation=conversation_text(turns),
+        request=request,
     )
 
 
-def select_prompt(prompts: Prompts, inventory: Inventory, limit: int, devices: Iterable[Device] | None = None) -> str:
-    """Render the selection prompt."""
+def select_prompt(
+    prompts: Prompts, inventory: Inventory, limit: int, devices: Iterable[Device] | None = None, *, request: str = ""
+) -> str:
+    """Render the selection message (it follows the system prompt)."""
     return prompts.select.substitute(
-        home_name=inventory.home.name, limit=str(limit), catalog=catalog(inventory, devices)
+        home_name=inventory.home.name, limit=str(limit), catalog=catalog(inventory, devices), request=request
     )
 
 
-def rooms_prompt(prompts: Prompts, inventory: Inventory, limit: int) -> str:
-    """Render the room selection prompt."""
-    return prompts.rooms.substitute(home_name=inventory.home.name, limit=str(limit), rooms=room_catalog(inventory))
+def rooms_prompt(prompts: Prompts, inventory: Inventory, limit: int, *, request: str = "") -> str:
+    """Render the room selection message (it follows the system prompt, which lists the rooms)."""
+    return prompts.rooms.substitute(home_name=inventory.home.name, limit=str(limit), request=request)
 
 
 def repair_prompt(prompts: Prompts, problems: Iterable[str]) -> str:

@@ -8,11 +8,8 @@ in a large home, the selection call).
 
 from __future__ import annotations
 
-import re
-
+from sasha.home import names
 from sasha.home.inventory import Device, Inventory
-
-_NON_WORD = re.compile(r"[^a-z0-9]+")
 
 # Words of a goal → the sensor readings that tell whether (and how much) it is needed.
 _SENSOR_WORDS: dict[str, tuple[str, ...]] = {
@@ -32,20 +29,22 @@ _SENSOR_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def _words(text: str) -> str:
-    """Lower-case, punctuation to spaces, padded so that ' phrase ' matches whole words."""
-    return f" {_NON_WORD.sub(' ', text.lower()).strip()} "
+    """Return the text in the program's one name form (`names.normal`)."""
+    return names.normal(text)
 
 
 def mentioned(inventory: Inventory, text: str) -> list[Device]:
-    """Return the devices of rooms the text names, and the devices it names, in inventory order."""
+    """Return the devices of the rooms and floors the text names, and the devices it names, in inventory order.
+
+    Rooms are named by id, name or alias ("the lounge"), floors by their name ("upstairs"),
+    devices by id, name or alias, each as whole words in the same normal form the fast path uses.
+    """
     said = _words(text)
-    chosen: set[str] = set()
-    for room in inventory.rooms.values():
-        if any(_words(label) in said for label in (room.name, room.id.replace("_", " "))):
-            chosen.update(d.id for d in inventory.in_room(room.id))
+    rooms = {room.id for label, room in inventory.room_labels().items() if names.contains(said, label)}
+    rooms.update(r.id for floor, on in inventory.floors.items() if names.contains(said, floor) for r in on)
+    chosen = {d.id for d in inventory.devices.values() if d.room in rooms}
     for device in inventory.devices.values():
-        labels = (device.name, device.id.replace("_", " "), *device.aliases)
-        if any(_words(label) in said for label in labels):
+        if any(names.contains(said, label) for label in (device.name, device.id, *device.aliases)):
             chosen.add(device.id)
     return [d for d in inventory.devices.values() if d.id in chosen]
 

@@ -127,7 +127,7 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
         entries = log.recent(limit)
     finally:
         log.close()
-    table = Table("when", "source", "request", "path", "status", "actions", "tokens", "ms")
+    table = Table("when", "source", "request", "path", "status", "actions", "tokens", "cached", "ms")
     for entry in entries:
         when = datetime.fromtimestamp(entry.at).strftime("%Y-%m-%d %H:%M:%S")
         actions = ", ".join(f"{a['device']}:{a['result']}" for a in entry.actions if a.get("device"))
@@ -139,6 +139,7 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
             entry.status,
             actions,
             str(entry.tokens),
+            "" if entry.cached_tokens is None else str(entry.cached_tokens),
             f"{entry.latency_ms:.0f}",
         )
     console.print(table)

@@ -160,3 +160,22 @@ def test_the_decision_schema_bounds_what_the_model_writes() -> None:
     assert properties["message"]["maxLength"] > 0
     assert properties["actions"]["maxItems"] > 0
     assert properties["actions"]["items"]["properties"]["reason"]["maxLength"] > 0
+
+
+@pytest.mark.parametrize("reports", ["openai", "llama.cpp", None])
+async def test_cached_tokens_are_recorded_as_the_server_reports_them(reports: str | None) -> None:
+    """Read the prefix cache from `prompt_tokens_details` (OpenAI) or `timings.cache_n` (llama.cpp), through the SDK."""
+    async with ScriptedModel([ANSWER, ANSWER], reports_cache=reports) as server:
+        client = ModelClient(model_settings(server))
+        log = CallLog(4)
+        await _ask(client, log)
+        second = [MESSAGES[0], {"role": "user", "content": "too bright"}]
+        await client.complete(second, name="sasha_decision", schema=SCHEMA, purpose="plan", log=log)
+        await client.close()
+    first, again = log.records
+    if reports is None:
+        assert (first.cached_tokens, again.cached_tokens) == (None, None)
+        return
+    shared = "<system>You plan.\n<user>"
+    assert (first.cached_tokens, again.cached_tokens) == (0, estimate_tokens(shared))
+    assert again.to_json()["cached_tokens"] == estimate_tokens(shared)

@@ -109,23 +109,52 @@ def test_decision_schema_is_built_from_the_devices() -> None:
     assert action["set"]["additionalProperties"] is False
 
 
-def test_system_prompt_describes_home_and_state(home: Inventory) -> None:
-    """Show rooms (with floors and other names), devices, ranges, sensitivity and current values compactly."""
-    text = prompts.system_prompt(
-        prompts.Prompts.load(),
-        home,
-        list(home.devices.values()),
-        {"living_room_lamp": {"power": "on", "brightness": 30}, "bathroom_humidity": {"humidity": 61.5}},
-        datetime(2026, 11, 26, 21, 30),
-    )
-    assert "Thursday 26 November 2026, 21:30" in text
+def test_system_prompt_describes_the_home_without_anything_that_changes(home: Inventory) -> None:
+    """Show rooms (with floors and other names), devices, ranges and sensitivity, but no time and no value."""
+    text = prompts.system_prompt(prompts.Prompts.load(), home, 40)
+    assert "2026" not in text
     assert "Rooms: living_room (downstairs, also lounge), kitchen (downstairs), bedroom (upstairs, also master" in text
     assert "front_yard (also front garden)\n" in text
     assert "living_room_lamp | Living room lamp (also: reading lamp, floor lamp) | living_room | light |" in text
-    assert "power=on (on/off), brightness=30 (1-100%), color_temp=? (2200-6500K)" in text
-    assert "humidity=61.5 (reading %)" in text
+    assert "power (on/off), brightness (1-100%), color_temp (2200-6500K)" in text
+    assert "humidity (reading %)" in text
     assert "front_door | Front door lock (also: front door) | hallway | lock [sensitive: the user must confirm]" in text
+    assert "one short sentence" not in text  # a worked example, not placeholders a small model copies
     assert "$" not in text.replace("$$", "")
+
+
+def test_request_prompt_carries_time_values_conversation_and_request(home: Inventory) -> None:
+    """Put the clock, the chosen devices' current values, earlier turns and the request in the live message."""
+    state = {"living_room_lamp": {"power": "on", "brightness": 30}, "bathroom_humidity": {"humidity": 61.5}}
+    devices = [home.devices["living_room_lamp"], home.devices["bathroom_humidity"]]
+    text = prompts.request_prompt(
+        prompts.Prompts.load(),
+        home,
+        devices,
+        state,
+        datetime(2026, 11, 26, 21, 30),
+        limit=40,
+        turns=[("make it cozy", '{"kind":"plan"}')],
+        request="too bright",
+    )
+    assert text.startswith("It is Thursday 26 November 2026, 21:30.")
+    assert "living_room_lamp: power=on, brightness=30, color_temp=?" in text
+    assert "bathroom_humidity: humidity=61.5" in text
+    assert 'User: make it cozy\nYou: {"kind":"plan"}' in text
+    assert text.rstrip().endswith("Request: too bright")
+    assert text.index("Current values") < text.index("Earlier") < text.index("Request:")
+
+
+def test_a_system_template_with_the_clock_is_refused(tmp_path: Path) -> None:
+    """Refuse a custom system.txt that carries $now, saying what must stay at the top."""
+    for name in prompts.NAMES:
+        (tmp_path / f"{name}.txt").write_text((prompts.default_dir() / f"{name}.txt").read_text())
+    (tmp_path / "system.txt").write_text("It is $now in $home_name.\n$rooms\n$devices")
+    with pytest.raises(ConfigError, match=r"system\.txt: \$now changes with every request.*only what stays the same"):
+        prompts.Prompts.load(tmp_path)
+    (tmp_path / "system.txt").write_text("$home_name\n$rooms\n$devices")
+    (tmp_path / "request.txt").unlink()  # a folder from before request.txt uses the shipped one
+    assert prompts.Prompts.load(tmp_path).request.template.startswith("It is $now")
 
 
 def test_a_description_cannot_forge_lines() -> None:

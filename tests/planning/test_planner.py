@@ -46,6 +46,10 @@ class Bench:
         """Return the system prompt of one recorded request."""
         return str(self.model.requests[call]["messages"][0]["content"])
 
+    def live(self, call: int = -1) -> str:
+        """Return the live message (time, values, conversation, request) of one recorded request."""
+        return str(self.model.requests[call]["messages"][1]["content"])
+
 
 async def _bench(rig: Rig, scripted: ScriptedModel, **settings: Any) -> AsyncIterator[Bench]:
     client = ModelClient(model_settings(scripted, **settings))
@@ -109,8 +113,9 @@ async def test_goal_becomes_a_plan_that_reaches_the_devices(bench: Bench) -> Non
     assert "bathroom_humidity" not in device_enum  # a sensor cannot be an action target
     assert "humidity" not in schema["properties"]["actions"]["items"]["properties"]["set"]["properties"]
     assert "living_room_lamp | Living room lamp" in bench.system_prompt()
-    assert "power=off (on/off)" in bench.system_prompt()
-    assert request["messages"][-1] == {"role": "user", "content": "make it cozy"}
+    assert "power (on/off)" in bench.system_prompt()
+    assert "living_room_lamp: power=off" in bench.live()
+    assert request["messages"][-1]["content"].rstrip().endswith("Request: make it cozy")
     assert result.calls[0].prompt_tokens is not None
     assert result.tokens > 0
     assert result.calls[0].latency_ms > 0
@@ -128,14 +133,15 @@ async def test_clarify_round_trip(bench: Bench) -> None:
     assert second.kind == "plan"
     assert [o.action.device for o in outcomes] == ["bedroom_light"]
     messages = bench.model.requests[1]["messages"]
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[1]["content"] == "make it cozy"
-    assert "Which room should I make cozy?" in messages[2]["content"]
-    assert messages[3]["content"] == "the bedroom"
+    # The conversation is in the live message, after the stable system prompt, before the request.
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "User: make it cozy\nYou: " in messages[1]["content"]
+    assert "Which room should I make cozy?" in messages[1]["content"]
+    assert messages[1]["content"].rstrip().endswith("Request: the bedroom")
     # Another conversation does not see this one.
     bench.model.add({"kind": "answer", "message": "Hello", "actions": [], "routine": None})
     await bench.run("hi", "c2")
-    assert len(bench.model.requests[2]["messages"]) == 2
+    assert "Earlier in this conversation" not in bench.live(2)
 
 
 async def test_feedback_revises_the_plan(bench: Bench) -> None:
@@ -149,10 +155,9 @@ async def test_feedback_revises_the_plan(bench: Bench) -> None:
     result, _ = await bench.run("too bright", "f")
     assert result.message == "Dimmer now."
     assert await bench.rig.mirror.wait_for("living_room_lamp", {"brightness": 35}, timeout=5)
-    previous = bench.model.requests[1]["messages"][2]["content"]
-    assert '"brightness":90' in previous
+    assert '"brightness":90' in bench.live(1)
     # The prompt of the second call shows the state the first plan produced.
-    assert "brightness=90 (1-100%)" in bench.system_prompt(1)
+    assert "living_room_lamp: power=on, brightness=90" in bench.live(1)
 
 
 async def test_answers_come_from_sensor_values(bench: Bench) -> None:
@@ -162,7 +167,7 @@ async def test_answers_come_from_sensor_values(bench: Bench) -> None:
     bench.model.add({"kind": "answer", "message": "Yes, 23.5 °C.", "actions": [], "routine": None})
     result, outcomes = await bench.run("is it warm in the bedroom?")
     assert (result.kind, outcomes) == ("answer", [])
-    assert "temperature=23.5 (reading °C)" in bench.system_prompt()
+    assert "bedroom_climate: temperature=23.5" in bench.live()
 
 
 async def test_infeasible_request(bench: Bench) -> None:
@@ -386,7 +391,7 @@ async def test_plan_command_end_to_end(rig: Rig, scripted: ScriptedModel) -> Non
     assert reply["model_calls"][0]["prompt_tokens"] > 0
     [request] = scripted.requests
     assert request["model"] == "local-model"
-    assert "hvac_mode=heat (off/heat/auto)" in request["messages"][0]["content"]  # state read from the broker
+    assert "hvac_mode=heat" in request["messages"][1]["content"]  # state read from the broker
     # Nothing was executed: the simulated lamp is still off.
     assert rig.simulator.values("living_room_lamp")["power"] == "off"
 
@@ -438,3 +443,16 @@ async def test_models_endpoint(scripted: ScriptedModel) -> None:
     models = await client.models.list()
     assert [m.id for m in models.data] == ["scripted"]
     await client.close()
+
+
+async def test_a_chat_keeps_the_stable_start_and_grows_the_conversation(bench: Bench) -> None:
+    """Over three turns, send the same system message and each earlier turn once more, in order."""
+    for message in ("Lamp on.", "Dimmer.", "Warmer."):
+        bench.model.add({"kind": "answer", "message": message, "actions": [], "routine": None})
+    for text in ("I want to read", "too bright", "a bit warmer"):
+        await bench.run(text, "chat")
+    systems = {bench.system_prompt(i) for i in range(3)}
+    assert len(systems) == 1
+    third = bench.live(2)
+    assert third.index("User: I want to read") < third.index("User: too bright") < third.index("Request: a bit warmer")
+    assert "Dimmer." in third

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -35,10 +37,13 @@ async def big_planner(scripted: ScriptedModel) -> AsyncIterator[Planner]:
     await client.close()
 
 
+_SHOWN = re.compile(r"^([a-z0-9_]+)(?::| \|) ")
+
+
 def _prompt_devices(request: dict[str, object]) -> list[str]:
-    content = str(request["messages"][0]["content"])  # type: ignore[index]
-    devices = content.split("description\n", 1)[1]
-    return [line.split(" | ")[0] for line in devices.splitlines() if " | " in line]
+    """Return the devices the live message of a decision call shows (current values or full lines)."""
+    content = str(request["messages"][-1]["content"])  # type: ignore[index]
+    return [m.group(1) for line in content.splitlines() if (m := _SHOWN.match(line))]
 
 
 async def test_a_named_room_needs_no_selection_call(big_planner: Planner, scripted: ScriptedModel) -> None:
@@ -75,7 +80,7 @@ async def test_a_vague_goal_gets_a_selection_call(big_planner: Planner, scripted
     assert "moon_lamp_9000" not in _prompt_devices(scripted.requests[1])
     assert _prompt_devices(scripted.requests[1]) == lights
     assert result.devices == tuple(lights)
-    assert len(str(scripted.requests[1]["messages"][0]["content"])) < 5000  # type: ignore[index]
+    assert len(str(scripted.requests[1]["messages"][-1]["content"])) < 5000  # type: ignore[index]
 
 
 async def test_an_unreadable_selection_still_plans(big_planner: Planner, scripted: ScriptedModel) -> None:
@@ -100,7 +105,7 @@ async def test_a_huge_home_picks_rooms_first(scripted: ScriptedModel) -> None:
     await client.close()
     assert [c.purpose for c in result.calls] == ["rooms", "plan"]
     assert scripted.requests[0]["response_format"]["json_schema"]["name"] == "sasha_rooms"  # type: ignore[index]
-    catalog = str(scripted.requests[0]["messages"][0]["content"])  # type: ignore[index]
+    catalog = str(scripted.requests[0]["messages"])
     assert HUGE.devices[in_rooms[0]].id not in catalog  # rooms and kinds only, no device ids
     assert sorted(_prompt_devices(scripted.requests[1])) == sorted(in_rooms)
     assert result.kind == "clarify"
@@ -133,3 +138,58 @@ async def test_a_named_room_narrows_the_prompt_of_a_small_home(home: Inventory, 
     assert len(_prompt_devices(scripted.requests[1])) == len(home)
     enum = scripted.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["actions"]  # type: ignore[index]
     assert set(enum["items"]["properties"]["device"]["enum"]) <= {d.id for d in home.in_room("bathroom")}
+
+
+def test_room_aliases_floors_and_ids_focus(home: Inventory) -> None:
+    """Focus a request on the rooms its aliases and floors name, and on devices named by id."""
+    assert {d.room for d in focus(home, "turn the lounge lamps down")} == {"living_room"}
+    assert {d.room for d in focus(home, "is the study too warm?")} == {"office"}
+    upstairs = {d.room for d in mentioned(home, "it is too dark upstairs")}
+    assert upstairs == {"bedroom", "bathroom", "office"}
+    assert [d.id for d in mentioned(home, "is main_water_valve shut?")] == ["main_water_valve"]
+    assert mentioned(home, "it is too dark") == []
+
+
+async def test_the_stable_start_is_byte_identical_across_requests_states_and_times(
+    home: Inventory, scripted: ScriptedModel
+) -> None:
+    """Send the same system message for two requests with different states and clocks; only the live part differs."""
+    client = ModelClient(model_settings(scripted))
+    states = iter([{"living_room_lamp": {"power": "off"}}, {"living_room_lamp": {"power": "on", "brightness": 80}}])
+    clocks = iter([datetime(2026, 11, 26, 7, 0), datetime(2026, 12, 24, 23, 59)])
+    state = next(states)
+    clock = next(clocks)
+    planner = Planner(home, client, state=lambda: state, clock=lambda: clock, max_devices_in_prompt=40)
+    answer = {"kind": "answer", "message": "ok", "actions": [], "routine": None}
+    scripted.add(answer, answer)
+    await planner.plan("is the lounge lamp on?", "a")
+    state, clock = next(states), next(clocks)
+    await planner.plan("is the lounge lamp on?", "b")
+    await client.close()
+    first, second = (r["messages"] for r in scripted.requests)
+    assert first[0] == second[0]  # type: ignore[index]
+    assert first[1] != second[1]  # type: ignore[index]
+    live = (str(first[1]), str(second[1]))  # type: ignore[index]
+    assert ("07:00" in live[0], "power=off" in live[0]) == (True, True)
+    assert ("23:59" in live[1], "brightness=80" in live[1]) == (True, True)
+    for text in ("07:00", "23:59", "power=o", "brightness=80"):
+        assert text not in str(first[0])  # type: ignore[index]
+
+
+async def test_selection_calls_share_the_stable_start(scripted: ScriptedModel) -> None:
+    """Start the rooms, select and decision calls of a huge home with the same system message."""
+    rooms = list(HUGE.rooms)[:3]
+    in_rooms = [d.id for d in HUGE.devices.values() if d.room in rooms]
+    scripted.add(
+        {"rooms": rooms},
+        {"devices": in_rooms[:40]},
+        {"kind": "answer", "message": "ok", "actions": [], "routine": None},
+    )
+    client = ModelClient(model_settings(scripted))
+    planner = Planner(HUGE, client, state=lambda: {}, max_devices_in_prompt=10)
+    result = await planner.plan("help me sleep better")
+    await client.close()
+    assert [c.purpose for c in result.calls][:1] == ["rooms"]
+    starts = {str(r["messages"][0]) for r in scripted.requests}  # type: ignore[index]
+    assert len(scripted.requests) >= 2
+    assert len(starts) == 1

@@ -64,8 +64,8 @@ async def test_review_feedback_and_undo(rig: Rig, scripted: ScriptedModel, tmp_p
     assert "published" in out
     assert "Restored the previous state." in out
     # The feedback reached the model with the first plan in context.
-    assert '"brightness":90' in scripted.requests[1]["messages"][2]["content"]
-    assert scripted.requests[1]["messages"][3]["content"] == "too bright"
+    assert '"brightness":90' in scripted.requests[1]["messages"][1]["content"]
+    assert scripted.requests[1]["messages"][1]["content"].rstrip().endswith("Request: too bright")
     assert await rig.mirror.wait_for("living_room_lamp", {"power": "off", "brightness": 80}, timeout=5)
     assert "make it cozy" in out.split("/history")[-1]
 

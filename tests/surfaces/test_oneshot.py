@@ -9,7 +9,7 @@ import yaml
 
 from sasha.mqtt.connection import MqttConnection, MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
-from sasha.planning.llm.scripted import ScriptedModel
+from sasha.planning.llm.scripted import ScriptedModel, common_prefix, estimate_tokens, prompt_text
 from tests.conftest import EXAMPLE, Rig, clean_env, run_sasha
 
 
@@ -124,3 +124,25 @@ async def test_routines_show_prints_yaml_that_loads_into_a_pipe(tmp_path: Path) 
     shown = yaml.safe_load(out)["routines"][0]
     assert shown["created_from"] == request
     assert shown["trigger"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+
+
+async def test_two_asks_share_the_stable_start_and_history_shows_the_cache(rig: Rig, tmp_path: Path) -> None:
+    """Run `sasha ask` twice as processes: the same system message both times, cached tokens in `sasha history`."""
+    answer = {"kind": "answer", "message": "It is dim.", "actions": [], "routine": None}
+    async with ScriptedModel([answer, answer], reports_cache="openai") as server:
+        env = clean_env(OPENAI_BASE_URL=server.base_url, SASHA_MODEL="local")
+        common = ["--devices", str(EXAMPLE), "--mqtt-url", rig.broker.url, "--state-dir", str(tmp_path)]
+        for text in ("is it too dark in the lounge?", "is it too dark upstairs?"):
+            code, _, err = await run_sasha("ask", text, *common, env=env)
+            assert code == 0, err
+    first, second = (r["messages"] for r in server.requests)
+    assert first[0] == second[0]
+    assert first[1] != second[1]
+    code, out, _ = await run_sasha("history", "--state-dir", str(tmp_path))
+    assert code == 0
+    assert "cached" in out
+    rows = [line for line in out.splitlines() if "too dark" in line]
+    assert len(rows) == 2
+    cached = estimate_tokens(prompt_text(first)[: common_prefix(prompt_text(first), prompt_text(second))])
+    assert cached > 500
+    assert str(cached) in rows[1]

@@ -112,6 +112,8 @@ class CallRecord:
     # HTTP requests the call took: refusals of a mode and retries included.
     attempts: int = 1
     finish_reason: str | None = None
+    # Prompt tokens the server did not read again (its prefix cache), when it says so.
+    cached_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the record as plain data (for replies and the audit log)."""
@@ -120,6 +122,7 @@ class CallRecord:
             "mode": self.mode,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
             "latency_ms": round(self.latency_ms, 1),
             "attempts": self.attempts,
             "error": self.error,
@@ -204,6 +207,23 @@ def _backoff(err: openai.OpenAIError, attempt: int) -> float:
                 pass  # an HTTP date: fall back to our own backoff
     base = min(_BACKOFF_FIRST * 2.0 ** (attempt - 1), _BACKOFF_MAX)
     return base * (0.75 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+def cached_tokens(response: ChatCompletion) -> int | None:
+    """Return the prompt tokens the server took from its prefix cache, or None when it does not say.
+
+    OpenAI (and vLLM, LM Studio) report `usage.prompt_tokens_details.cached_tokens`; llama.cpp's
+    server reports `timings.cache_n` (tokens reused) beside `timings.prompt_n` (tokens read anew).
+    """
+    details = response.usage.prompt_tokens_details if response.usage else None
+    if details is not None and details.cached_tokens is not None:
+        return details.cached_tokens
+    timings = (response.model_extra or {}).get("timings")
+    if isinstance(timings, dict):
+        cached = timings.get("cache_n")
+        if isinstance(cached, int) and not isinstance(cached, bool) and cached >= 0:
+            return cached
+    return None
 
 
 def _since(started: float) -> float:
@@ -358,6 +378,7 @@ class ModelClient:
                 prompt_tokens=usage.prompt_tokens if usage else None,
                 completion_tokens=usage.completion_tokens if usage else None,
                 finish_reason=choice.finish_reason if choice else None,
+                cached_tokens=cached_tokens(response),
             )
         )
         if self.base_url not in self._settled:

@@ -18,6 +18,11 @@ Usage counts tokens with `estimate_tokens`: one token per run of letters, per di
 punctuation mark. That is close to what the BPE tokenizers of small local models (Llama,
 SmolLM) report for prompts full of ids, numbers and punctuation, and closer than the usual
 "four characters a token" rule, which holds for English prose only.
+
+With `reports_cache` it also plays a server with a prefix cache: the tokens of the longest
+prefix a request shares with the one before are reported as cached, the way OpenAI does
+(`usage.prompt_tokens_details.cached_tokens`) or llama.cpp's server does (`timings.cache_n`
+and `timings.prompt_n`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,21 @@ def estimate_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+def prompt_text(messages: Iterable[Mapping[str, Any]]) -> str:
+    """Return the messages as the one text a server reads, in order (roles included)."""
+    return "".join(f"<{m.get('role', '')}>{m.get('content', '')}\n" for m in messages)
+
+
+def common_prefix(first: str, second: str) -> int:
+    """Return the length of the longest common prefix of two texts."""
+    shared = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        shared += 1
+    return shared
+
+
 class ScriptedModel:
     """Serve scripted answers; `requests` holds every chat completion body received."""
 
@@ -56,8 +76,11 @@ class ScriptedModel:
         reject_status: int = 400,
         host: str = "127.0.0.1",
         port: int = 0,
+        reports_cache: str | None = None,
     ) -> None:
         self.model = model
+        # None, "openai" or "llama.cpp": how (whether) the server reports its prefix cache.
+        self.reports_cache = reports_cache
         self.answers: collections.deque[Answer] = collections.deque(answers)
         # response_format types this server refuses (with `reject_status`), like servers that do
         # not support structured output; "json_object+schema" refuses json_object only when a
@@ -69,6 +92,7 @@ class ScriptedModel:
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
+        self._last_prompt = ""
         self.base_url = ""
 
     def add(self, *answers: Answer) -> None:
@@ -161,8 +185,22 @@ class ScriptedModel:
             content = json.dumps({k: v for k, v in answer.items() if k not in _SPECIAL})
         prompt_tokens = sum(estimate_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
         completion_tokens = estimate_tokens(content)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        extra: dict[str, Any] = {}
+        text = prompt_text(body.get("messages", []))
+        cached = estimate_tokens(text[: common_prefix(self._last_prompt, text)]) if self._last_prompt else 0
+        self._last_prompt = text
+        if self.reports_cache == "openai":
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        elif self.reports_cache == "llama.cpp":
+            extra["timings"] = {"cache_n": cached, "prompt_n": max(0, prompt_tokens - cached)}
         return web.json_response(
             {
+                **extra,
                 "id": f"chatcmpl-scripted-{len(self.requests)}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -174,11 +212,7 @@ class ScriptedModel:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
+                "usage": usage,
             }
         )
 
