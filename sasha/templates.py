@@ -10,7 +10,6 @@ names its targets without doubt; anything else goes to the planner (questions co
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents
 
 from sasha.executor import Action
+from sasha.home import names
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
@@ -56,7 +56,6 @@ _KIND_WORDS = {
     DeviceType.PLUG: ("plug",),
     DeviceType.WATER_VALVE: ("valve",),
 }
-_NON_WORD = re.compile(r"[^a-z0-9 ]+")
 # Sentences hassil has already read, per home; a home hears the same few commands over and over.
 _CACHE = 512
 
@@ -208,12 +207,12 @@ class Templates:
 
 def _bare(text: str, result: RecognizeResult) -> bool:
     """Say whether the sentence is nothing but the names hassil matched (no verb, no value)."""
-    said = f" {_NON_WORD.sub(' ', text.lower())} "
+    said = f" {names.words(text)} "
     for entity in result.entities.values():
-        spoken = _NON_WORD.sub(" ", str(entity.text).lower()).strip()
+        spoken = names.words(str(entity.text))
         if spoken:
             said = said.replace(f" {spoken} ", " ", 1)
-    return not (set(said.split()) - {"the", "my", "our", "please"})
+    return not (set(said.split()) - names.FILLER)
 
 
 def _number(values: dict[str, Any], key: str) -> float | None:
