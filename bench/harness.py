@@ -7,9 +7,14 @@ import os
 import socket
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
+
+from sasha.planning.llm.client import CallLog, ModelClient
 
 ROOT = Path(__file__).resolve().parent.parent
 _QUEUE_OPTIONS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages")
@@ -80,3 +85,33 @@ def copies_prompt(message: str, prompt: str) -> bool:
     """Say whether a model's message is a copy of prompt text (a placeholder, an example, a rule)."""
     said = " ".join(message.lower().split()).strip(" .!")
     return len(said) >= 3 and said in " ".join(prompt.lower().split())
+
+
+@dataclass
+class Sent:
+    """One completion a recording client asked for: what it sent and, once back, the answer."""
+
+    purpose: str
+    messages: list[Mapping[str, str]]
+    answer: str | None = None
+
+
+class RecordingClient(ModelClient):
+    """A model client that keeps every prompt it sends and every answer it gets (set `sent` to a list first)."""
+
+    sent: list[Sent]
+
+    async def complete(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        name: str,
+        schema: Mapping[str, Any],
+        purpose: str,
+        log: CallLog,
+    ) -> str:
+        """Remember the prompt, complete it, remember the answer."""
+        sent = Sent(purpose, list(messages))
+        self.sent.append(sent)
+        sent.answer = await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
+        return sent.answer

@@ -24,15 +24,15 @@ import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from harness import SERIES, copies_prompt, percentile
+from harness import SERIES, RecordingClient, copies_prompt, percentile
 
 from sasha.home import inventory
 from sasha.planning.decision import DecisionError, parse_decision
-from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
+from sasha.planning.llm.client import ModelSettings
 from sasha.planning.llm.tiny import TinyModelServer
 from sasha.planning.planner import Planner
 from sasha.scenarios.files import discover, load
@@ -40,28 +40,6 @@ from sasha.sim import physics
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = [ROOT / "tests" / "scenarios" / "studio"]
-
-
-class RecordingClient(ModelClient):
-    """A model client that keeps the content of every answer (to judge the first one)."""
-
-    answers: list[tuple[str, str]]
-    prompts: list[str]
-
-    async def complete(
-        self,
-        messages: Sequence[Mapping[str, str]],
-        *,
-        name: str,
-        schema: Mapping[str, Any],
-        purpose: str,
-        log: CallLog,
-    ) -> str:
-        """Return and remember the content of one completion."""
-        content = await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
-        self.answers.append((purpose, content))
-        self.prompts.append("\n".join(m["content"] for m in messages))
-        return content
 
 
 @contextlib.asynccontextmanager
@@ -73,7 +51,24 @@ async def _server() -> AsyncIterator[tuple[str, str]]:
         yield tiny.base_url, tiny.model
 
 
-async def main() -> None:  # noqa: PLR0915 - one table, printed in the order it is read
+def _settings(args: argparse.Namespace, base_url: str, model: str, **extra: Any) -> ModelSettings:
+    """Return the model settings of the command line, with no retries (each call is measured once)."""
+    bounds: dict[str, Any] = {}
+    if args.max_tokens_plan:
+        bounds = {"max_tokens_plan": args.max_tokens_plan, "max_tokens_repair": args.max_tokens_plan}
+    return ModelSettings(
+        model=model,
+        base_url=base_url,
+        api_key=os.environ.get("OPENAI_API_KEY"),
+        timeout=args.timeout,
+        deadline=args.deadline,
+        max_retries=0,
+        **bounds,
+        **extra,
+    )
+
+
+async def main() -> None:
     """Plan every model goal of the scenarios once and print the table."""
     parser = argparse.ArgumentParser(description="A live model over the scenario goals.")
     parser.add_argument("paths", nargs="*", type=Path, default=DEFAULT)
@@ -89,33 +84,20 @@ async def main() -> None:  # noqa: PLR0915 - one table, printed in the order it 
     for path in discover(args.paths):
         scenario = load(path)
         goals += [(scenario, step.say) for step in scenario.steps if step.say and step.model]
-    bounds: dict[str, Any] = {}
-    if args.max_tokens_plan:
-        bounds = {"max_tokens_plan": args.max_tokens_plan, "max_tokens_repair": args.max_tokens_plan}
     async with _server() as (base_url, model):
-        settings = ModelSettings(
-            model=model,
-            base_url=base_url,
-            api_key=os.environ.get("OPENAI_API_KEY"),
-            timeout=args.timeout,
-            deadline=args.deadline,
-            max_retries=0,
-            **bounds,
-        )
-        client = RecordingClient(settings)
+        client = RecordingClient(_settings(args, base_url, model))
         print(f"{len(goals)} goals against {base_url} ({model})")
         print(f"{'goal':<44} {'calls':>5} {'prompt':>7} {'compl.':>6} {'first':>6}  result")
         latencies: list[float] = []
         rows = []
         copies = 0
         for scenario, text in goals:
-            client.answers = []
-            client.prompts = []
+            client.sent = []
             state = physics.initial_state(scenario.home)
             planner = Planner(scenario.home, client, state=lambda state=state: state)  # type: ignore[misc]
             result = await planner.plan(text or "")
             latencies += [c.latency_ms for c in result.calls if c.error is None]
-            plans = [content for purpose, content in client.answers if purpose == "plan"]
+            plans = [c.answer for c in client.sent if c.purpose == "plan" and c.answer is not None]
             try:
                 first_ok = bool(plans) and parse_decision(plans[0]) is not None
             except DecisionError:
@@ -147,10 +129,11 @@ async def main() -> None:  # noqa: PLR0915 - one table, printed in the order it 
 
 def _copied(client: RecordingClient) -> bool:
     """Say whether the first plan answer's message is a copy of the text it was sent."""
-    for (purpose, content), prompt in zip(client.answers, client.prompts, strict=True):
-        if purpose == "plan":
+    for call in client.sent:
+        if call.purpose == "plan" and call.answer is not None:
+            prompt = "\n".join(m["content"] for m in call.messages)
             try:
-                return copies_prompt(parse_decision(content).message, prompt)
+                return copies_prompt(parse_decision(call.answer).message, prompt)
             except DecisionError:
                 return False
     return False
@@ -160,29 +143,16 @@ async def _series(args: argparse.Namespace) -> None:
     """Plan the series of goals on the example home in turn; print each request's latency."""
     home = inventory.from_file(ROOT / "devices.yaml")
     state = physics.initial_state(home)
-    bounds: dict[str, Any] = {}
-    if args.max_tokens_plan:
-        bounds = {"max_tokens_plan": args.max_tokens_plan, "max_tokens_repair": args.max_tokens_plan}
     async with _server() as (base_url, model):
-        settings = ModelSettings(
-            model=model,
-            base_url=base_url,
-            api_key=os.environ.get("OPENAI_API_KEY"),
-            timeout=args.timeout,
-            deadline=args.deadline,
-            max_retries=0,
-            max_calls=1,  # the first answer only: no repair round, so each row is one request read
-            **bounds,
-        )
-        client = RecordingClient(settings)
+        # The first answer only: no repair round, so each row is one request read.
+        client = RecordingClient(_settings(args, base_url, model, max_calls=1))
         planner = Planner(home, client, state=lambda: state)
         print(f"{len(SERIES)} goals in turn on the example home against {base_url} ({model})")
         print(f"{'goal':<36} {'ms':>7} {'prompt':>7} {'cached':>7} {'copy':>5}  message")
         latencies: list[float] = []
         copies = 0
         for number, goal in enumerate(SERIES):
-            client.answers = []
-            client.prompts = []
+            client.sent = []
             result = await planner.plan(goal, f"series-{number}")
             ms = sum(c.latency_ms for c in result.calls)
             latencies.append(ms)

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import statistics
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,14 +30,14 @@ from typing import Any
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
 from sasha.planning import prompts
-from sasha.planning.llm.client import CallLog, ModelClient, ModelSettings
+from sasha.planning.llm.client import ModelClient, ModelSettings
 from sasha.planning.llm.scripted import ScriptedModel, common_prefix, estimate_tokens, prompt_text
 from sasha.planning.llm.tiny import TinyModelServer
 from sasha.planning.planner import Planner
 from sasha.sim import physics, synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SERIES
+from harness import SERIES, RecordingClient
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 40
@@ -89,7 +89,7 @@ async def _example(args: argparse.Namespace) -> None:
             client.sent = []
             result = await planner.plan(goal, f"series-{number}")
             chars = tokens = fresh = fresh_tokens = 0
-            for text in client.sent:
+            for text in (prompt_text(c.messages) for c in client.sent):
                 shared = common_prefix(previous, text)
                 chars += len(text)
                 tokens += estimate_tokens(text)
@@ -103,25 +103,6 @@ async def _example(args: argparse.Namespace) -> None:
             print(f"{goal:<36} {chars:>6,} {used or tokens:>6,} {fresh:>9,} {fresh_tokens:>8,}  {calls}")
         await client.close()
     print(f"median new characters per request after the first: {statistics.median(new_chars):,.0f}")
-
-
-class RecordingClient(ModelClient):
-    """A model client that keeps the text of every prompt it sends, as the server reads it."""
-
-    sent: list[str]
-
-    async def complete(
-        self,
-        messages: Sequence[Mapping[str, str]],
-        *,
-        name: str,
-        schema: Mapping[str, Any],
-        purpose: str,
-        log: CallLog,
-    ) -> str:
-        """Remember the prompt, then complete it."""
-        self.sent.append(prompt_text(messages))
-        return await super().complete(messages, name=name, schema=schema, purpose=purpose, log=log)
 
 
 def _answers(home: Inventory, vague: bool) -> list[dict[str, Any]]:

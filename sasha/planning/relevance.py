@@ -28,18 +28,13 @@ _SENSOR_WORDS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _words(text: str) -> str:
-    """Return the text in the program's one name form (`names.normal`)."""
-    return names.normal(text)
-
-
 def mentioned(inventory: Inventory, text: str) -> list[Device]:
     """Return the devices of the rooms and floors the text names, and the devices it names, in inventory order.
 
     Rooms are named by id, name or alias ("the lounge"), floors by their name ("upstairs"),
     devices by id, name or alias, each as whole words in the same normal form the fast path uses.
     """
-    said = _words(text)
+    said = names.normal(text)
     rooms = {room.id for label, room in inventory.room_labels().items() if names.contains(said, label)}
     rooms.update(r.id for floor, on in inventory.floors.items() if names.contains(said, floor) for r in on)
     chosen = {d.id for d in inventory.devices.values() if d.room in rooms}
@@ -51,7 +46,7 @@ def mentioned(inventory: Inventory, text: str) -> list[Device]:
 
 def sensors_for(inventory: Inventory, text: str) -> list[Device]:
     """Return the read-only devices whose readings bear on the goal (humidity for "too humid"…)."""
-    said = set(_words(text).split())
+    said = set(names.normal(text).split())
     readings = {name for name, words in _SENSOR_WORDS.items() if said.intersection(words)}
     return [d for d in inventory.devices.values() if not d.writable and readings.intersection(d.capabilities)]
 
@@ -83,5 +78,5 @@ def focus(inventory: Inventory, text: str) -> list[Device]:
 
 def _readings(sensor: Device, text: str) -> set[str]:
     """Return the readings of `sensor` that bear on the goal."""
-    said = set(_words(text).split())
+    said = set(names.normal(text).split())
     return {name for name in sensor.capabilities if said.intersection(_SENSOR_WORDS.get(name, ()))}
