@@ -20,8 +20,9 @@ from pathlib import Path
 from bare import bare_echo, bare_roundtrip
 from harness import percentile
 
-from sasha.executor import Action, Executor, Result
+from sasha.executor import Executor, Result
 from sasha.home import inventory
+from sasha.home.actions import Action
 from sasha.home.inventory import Device
 from sasha.mqtt.connection import MqttConnection, MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto

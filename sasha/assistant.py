@@ -17,11 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sasha.answers import Answer, Answers
-from sasha.audit import AuditLog, Entry
-from sasha.executor import Action, Executor, Outcome, Result
+from sasha.executor import Executor, Outcome, Result
+from sasha.history.audit import AuditLog, Entry
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
-from sasha.intents import Bare, FastPath, Match, NotUnderstood, Question
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
@@ -29,6 +28,8 @@ from sasha.routines.book import RoutineBook
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 from sasha.state import StateMirror
+from sasha.understanding.answers import Answer, Answers
+from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question
 
 _LOGGER = logging.getLogger(__name__)
 _UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})

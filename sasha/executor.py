@@ -11,12 +11,12 @@ import asyncio
 import collections
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sasha.adapters import adapter_for
 from sasha.errors import OutboxFull
+from sasha.home.actions import Action
 from sasha.home.capabilities import Value
 from sasha.home.inventory import Inventory
 from sasha.home.validation import validate
@@ -32,15 +32,6 @@ class Result(enum.StrEnum):
     PUBLISHED = "published"
     SKIPPED = "skipped"
     FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """A requested change of one device."""
-
-    device: str
-    set: Mapping[str, Any]
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.home.safety import safe_direction
 from sasha.routines.routine import Routine

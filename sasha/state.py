@@ -11,12 +11,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 from sasha.adapters import adapter_for
 from sasha.errors import DecodeError
 from sasha.home.capabilities import Value, same_value
 from sasha.home.inventory import Device, Inventory
+from sasha.home.readings import Reading
 from sasha.home.validation import check_reading
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.mqtt.topics import cover
@@ -24,14 +24,6 @@ from sasha.mqtt.topics import cover
 _LOGGER = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Value]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """A reported value and the time (clock seconds) it was last seen."""
-
-    value: Value
-    seen: float
 
 
 class StateMirror:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
+from sasha.history.audit import AuditLog
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner

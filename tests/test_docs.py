@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from sasha import config
-from sasha.answers import Answer, Answers
 from sasha.assistant import Reply
 from sasha.home import inventory
-from sasha.intents import FastPath
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.decision import parse_decision
@@ -24,6 +22,8 @@ from sasha.routines.store import parse
 from sasha.scenarios.files import load
 from sasha.scenarios.runner import run_scenario
 from sasha.surfaces.cli import main
+from sasha.understanding.answers import Answer, Answers
+from sasha.understanding.intents import FastPath
 from tests.conftest import EXAMPLE, ROOT
 
 DESIGN = ROOT / "docs" / "design.md"

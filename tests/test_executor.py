@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sasha.executor import Action, Executor, Result
+from sasha.executor import Executor, Result
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttSettings
 from sasha.mqtt.mosquitto import free_port

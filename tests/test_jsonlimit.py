@@ -13,7 +13,7 @@ import pytest
 from sasha import jsonlimit
 from sasha.adapters import _convert, adapter_for
 from sasha.errors import DecodeError
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.planning.decision import DecisionError, extract_json, parse_decision
 from sasha.sim.simulator import CONTROL_ROOT

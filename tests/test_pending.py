@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.policy import ModelBudget, Pending, PendingPlans, Refused
 from sasha.routines.routine import check

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sasha.executor import Action
 from sasha.home import inventory
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.home.safety import safe_direction
 from sasha.policy import ConfirmMode, needs_confirmation, sensitive_devices

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming
 from sasha.state import StateMirror

@@ -1,5 +1,5 @@
 """Planning: a request in words → a grounded decision, through relevance, prompts, one model call and repair.
 
-May import `home`, `routines` (shapes and checks), the executor's `Action`, and `llm/` inside it;
+May import `home`, `routines` (shapes and checks), and `llm/` inside it;
 never `mqtt`, `sim`, `scenarios` or `surfaces`.
 """

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.capabilities import Value
 from sasha.home.inventory import Device, Inventory
 from sasha.home.validation import validate

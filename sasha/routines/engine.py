@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sasha.audit import AuditLog, Entry
 from sasha.executor import Executor, Result
+from sasha.history.audit import AuditLog, Entry
 from sasha.home.capabilities import Value
 from sasha.routines.routine import DAYS, Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow
 from sasha.state import StateMirror

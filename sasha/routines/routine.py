@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.capabilities import Value, ValueKind
 from sasha.home.inventory import Inventory
 from sasha.home.safety import safe_direction

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sasha.assistant import Reply
-from sasha.audit import AuditLog
 from sasha.config import Settings
+from sasha.history.audit import AuditLog
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.llm.client import ModelClient

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
 from sasha.config import Settings
 from sasha.executor import Executor
+from sasha.history.audit import AuditLog
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from sasha.executor import Action, Result
+from sasha.executor import Result
 from sasha.home import inventory
+from sasha.home.actions import Action
 from sasha.home.capabilities import Value
 from sasha.home.inventory import Capability, Device, DeviceType
 from sasha.home.protocols import Protocol

@@ -20,7 +20,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from sasha.errors import ConfigError, OutboxFull
-from sasha.executor import Action, Result
+from sasha.executor import Result
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import (
     Incoming,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
+from sasha.history.audit import AuditLog
 from sasha.mqtt.connection import Incoming, MqttSettings
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel

@@ -23,8 +23,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
 from sasha.executor import Executor
+from sasha.history.audit import AuditLog
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
+from sasha.history.audit import AuditLog
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner

@@ -13,7 +13,8 @@ import pytest
 
 from sasha import config
 from sasha.errors import ConfigError
-from sasha.executor import Action, Executor
+from sasha.executor import Executor
+from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto

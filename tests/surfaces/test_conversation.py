@@ -24,7 +24,7 @@ from sasha.surfaces.chat import Chat
 from sasha.surfaces.daemon import Daemon
 from tests.conftest import EXAMPLE, Rig, start_sasha
 from tests.surfaces.test_daemon import _client, request
-from tests.test_clarify import HOME
+from tests.understanding.test_clarify import HOME
 
 # (what was on before, what is said, the answer, what must hold after, what must not have moved)
 Turn = tuple[dict[str, dict[str, Any]], str, str, dict[str, dict[str, Any]], dict[str, dict[str, Any]]]

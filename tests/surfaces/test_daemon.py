@@ -17,7 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from sasha.assistant import Assistant
-from sasha.audit import AuditLog
+from sasha.history.audit import AuditLog
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner

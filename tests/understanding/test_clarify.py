@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sasha import grammar
-from sasha.answers import Answer, Answers
 from sasha.home.inventory import Inventory, from_yaml
-from sasha.intents import Bare, FastPath, Match, Question
-from sasha.state import Reading
+from sasha.home.readings import Reading
+from sasha.understanding import grammar
+from sasha.understanding.answers import Answer, Answers
+from sasha.understanding.intents import Bare, FastPath, Match, Question
 
 # Two of each kind, each pair in two rooms, so that every question can be answered by room too.
 HOME = """

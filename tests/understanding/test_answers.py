@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sasha.answers import STALE_AFTER, Answer, Answers, Ask, age
-from sasha.grammar import normalize
 from sasha.home.inventory import Inventory
-from sasha.state import Reading
+from sasha.home.readings import Reading
+from sasha.understanding.answers import STALE_AFTER, Answer, Answers, Ask, age
+from sasha.understanding.grammar import normalize
 
 NOW = 1_000_000.0
 

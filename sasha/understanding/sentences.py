@@ -19,8 +19,8 @@ from hassil.filter import filter_intents
 from hassil.intents import SlotList, TextSlotList
 from home_assistant_intents import get_intents
 
-from sasha.executor import Action
 from sasha.home import names
+from sasha.home.actions import Action
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sasha import grammar
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
-from sasha.intents import FastPath, Match, NotUnderstood, Question
+from sasha.understanding import grammar
+from sasha.understanding.intents import FastPath, Match, NotUnderstood, Question
 
 AND_HOME = """\
 rooms: [{id: den, name: Den, floor: upstairs}]

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sasha import grammar
 from sasha.home.capabilities import Value
 from sasha.home.inventory import Device, DeviceType, Inventory
-from sasha.state import Reading
+from sasha.home.readings import Reading
+from sasha.understanding import grammar
 
 STALE_AFTER = 15 * 60
 """Seconds after which an answer says how old the reading is."""

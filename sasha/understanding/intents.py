@@ -1,8 +1,8 @@
 """The local fast path: explicit commands and questions resolved without a model.
 
-Questions are answered from the state mirror (`sasha.answers`); commands are read by the
-compiled phrase grammar (`sasha.grammar`, built once per inventory) and, for the long tail,
-by hassil with Home Assistant's templates (`sasha.templates`). A sentence is acted on
+Questions are answered from the state mirror (`answers`); commands are read by the
+compiled phrase grammar (`grammar`, built once per inventory) and, for the long tail,
+by hassil with Home Assistant's templates (`sentences`). A sentence is acted on
 entirely or not at all. The fast path may fail to act, but it must never act wrongly.
 """
 
@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sasha import grammar
-from sasha.answers import Answer, Answers, Ask
-from sasha.executor import Action
+from sasha.home.actions import Action
 from sasha.home.capabilities import COLOR_NAMES, ValueKind
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
-from sasha.templates import Match, Question, Templates
+from sasha.understanding import grammar
+from sasha.understanding.answers import Answer, Answers, Ask
+from sasha.understanding.sentences import Match, Question, Templates
 
 __all__ = ["VOLUME_STEP", "Answer", "Bare", "FastPath", "Match", "NotUnderstood", "Question"]
 
