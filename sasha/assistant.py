@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,19 +27,12 @@ from sasha.routines.book import RoutineBook
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 from sasha.state import StateMirror
+from sasha.understanding import vocabulary
 from sasha.understanding.answers import Answer, Answers
 from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question
+from sasha.understanding.lanes import Lane, lane
 
 _LOGGER = logging.getLogger(__name__)
-_UNDO = frozenset({"undo", "undo that", "undo it", "/undo", "revert", "put it back"})
-_YES = frozenset({"yes", "y", "ok", "okay", "sure", "do it", "go ahead", "confirm", "yes please"})
-_NO = frozenset({"no", "n", "cancel", "don't", "dont", "stop", "no thanks", "never mind", "nevermind"})
-_MANAGE = re.compile(
-    r"^(?P<verb>stop|disable|pause|turn off|switch off|enable|start|resume|turn on|switch on|delete|remove)"
-    r"\s+(?:the\s+|my\s+)?(?P<name>.+?)\s+(?:routine|automation)$"
-)
-_VERBS = {"delete": "delete", "remove": "delete", "enable": "enable", "start": "enable", "resume": "enable"}
-_VERBS |= {"turn on": "enable", "switch on": "enable"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,15 +211,8 @@ class Assistant:
 
     @staticmethod
     def looks_local(text: str) -> bool:
-        """Guess cheaply whether a request is for the fast path (a command, yes/no, undo, a routine verb).
-
-        The guess decides which queue a request waits in, nothing more: a wrong "yes" costs one
-        fast-path match before the request moves on to the model's queue.
-        """
-        if len(text) > _LOCAL_MAX:
-            return False
-        word = " ".join(text.lower().strip(" .!?").split())
-        return bool(word in _UNDO or word in _YES or word in _NO or _MANAGE.match(word) or _COMMAND.search(word))
+        """Guess cheaply whether a request is for the fast path (`understanding.lanes`); it decides the queue only."""
+        return lane(text) is not Lane.MODEL
 
     async def confirm(
         self,
@@ -256,7 +241,7 @@ class Assistant:
         return asked is not None and asked.expires > self._clock()
 
     async def _answer(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
-        word = " ".join(request.text.lower().strip(" .!?").split())
+        word = vocabulary.spoken(request.text)
         asked = self._asked.get(request.conversation)
         if asked is not None and asked.expires > self._clock() and asked.route == request.route:
             reply = await self._answered(request, asked.question, word, approve)
@@ -264,18 +249,18 @@ class Assistant:
                 return reply
             # Anything else is a new request: the question lapses, it never completes another one.
             self._asked.pop(request.conversation, None)
-        if word in _UNDO:
+        if word in vocabulary.UNDO:
             return await self._undo(request, approve)
-        if self.routines is not None and (manage := _MANAGE.match(word)):
+        if self.routines is not None and (manage := vocabulary.MANAGE.match(word)):
             return await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
-        if word in _YES or word in _NO:
+        if word in vocabulary.YES or word in vocabulary.NO:
             if request.token is not None:
                 return await self._settle(
-                    request, request.token, approve=word in _YES, conversation=request.conversation
+                    request, request.token, approve=word in vocabulary.YES, conversation=request.conversation
                 )
             waiting = await asyncio.to_thread(self.pending.latest, request.conversation, self._clock())
             if waiting is not None and request.private:
-                return await self._settle(request, waiting.token, approve=word in _YES)
+                return await self._settle(request, waiting.token, approve=word in vocabulary.YES)
             if waiting is not None:
                 # Conversation ids travel in clear text: knowing one must not be enough to say yes.
                 why = "a plain yes or no does not settle a plan here; send it with the question's confirm_token"
@@ -285,10 +270,10 @@ class Assistant:
 
     async def _answered(self, request: _Request, question: Question, word: str, approve: bool) -> Reply | None:
         """Complete the request that asked `question` with this answer, ask again, or return None (not an answer)."""
-        if request.token is None and word in _NO:
+        if request.token is None and word in vocabulary.NO:
             self._asked.pop(request.conversation, None)
             return self._reply(request, "done", "OK, I left everything as it was.", path="fast")
-        if request.token is None and word in _YES:
+        if request.token is None and word in vocabulary.YES:
             # "yes" picks nothing; it must not settle an older plan behind the question either.
             return self._ask(request, question, f"Please say which one. {question.message}")
         chosen = self.fast_path.choose(question, request.text)
@@ -518,7 +503,7 @@ class Assistant:
             return self._reply(
                 request, "clarify", f"Which routine: {', '.join(r.name for r in found)}?", path="routines"
             )
-        action = _VERBS.get(verb, "disable")
+        action = vocabulary.MANAGE_VERBS.get(verb, "disable")
         try:
             if action == "delete":
                 routine = await book.delete(found[0].id)
@@ -577,12 +562,4 @@ def _cached(calls: Sequence[CallRecord]) -> int | None:
 
 # Open questions kept at most: conversation ids come from the network, one per message if it likes.
 _ASKED_MAX = 1000
-# Longer texts are never explicit commands; the fast path's matching cost grows with length.
-_LOCAL_MAX = 200
-_COMMAND = re.compile(
-    r"\b(turn|switch|set|dim|brighten|open|close|shut|lock|unlock|start|stop|pause|resume|play|mute|unmute"
-    r"|increase|decrease|raise|lower|on|off|what|what's|whats|is|are|how)\b"
-)
-
-
 __all__ = ["NO_MODEL", "ActionReply", "Assistant", "Reply"]

@@ -19,6 +19,7 @@ from sasha.home.inventory import Inventory
 from sasha.routines.routine import describe as describe_routine
 from sasha.state import StateMirror
 from sasha.surfaces.render import describe
+from sasha.understanding import vocabulary
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 PROMPT = "[bold cyan]you>[/bold cyan] "
@@ -89,13 +90,13 @@ class Chat:
             answer = await self._read("[bold]Run it?[/bold] yes / no / or say what to change: ")
             if answer is None:
                 self._console.print()
-            word = (answer or "no").strip().lower()
-            if word in ("y", "yes", "ok", "sure", "do it", "go ahead"):
+            word = vocabulary.spoken(answer or "no")
+            if word in vocabulary.YES:
                 reply = await self._assistant.confirm(token, True, source="chat")
                 self._show(reply)
                 return
             await self._assistant.confirm(token, False, source="chat")
-            if word in ("", "n", "no", "cancel", "stop"):
+            if not word or word in vocabulary.NO:
                 self._console.print("OK, I left everything as it was.")
                 return
             reply = await self._ask(answer or "")  # feedback: the planner revises its last plan

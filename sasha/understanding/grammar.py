@@ -11,110 +11,16 @@ to the model).
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sasha.home import names
-from sasha.home.inventory import Device, DeviceType, Inventory, Room
+from sasha.home.inventory import Device, Inventory, Room
+from sasha.understanding.vocabulary import KIND_WORDS, STEM_ALIASES, Kind, is_kind
 
 _QUANT = ("all of", "all", "every", "each", "both")
 _PREFIXES = ("can you ", "could you ", "would you ", "will you ", "hey sasha ", "sasha ")
-
-
-class Kind(enum.StrEnum):
-    """What a kind word ("lights", "blinds", "music") selects."""
-
-    LIGHT = "light"
-    COVER = "cover"
-    FAN = "fan"
-    MEDIA = "media"
-    VALVE = "valve"
-    LOCK = "lock"
-    CLIMATE = "climate"
-    PLUG = "plug"
-    SWITCH = "switch"
-    GARAGE_DOOR = "garage door"
-    ALARM = "alarm"
-    OVEN = "oven"
-    WINDOW = "window"
-    DOOR = "door"
-    SENSOR = "sensor"
-
-
-# word → (kind, plural, name stem that narrows the kind when some device carries it)
-_KIND_WORDS: dict[str, tuple[Kind, bool, str]] = {}
-
-
-def _words(kind: Kind, singular: Iterable[str], plural: Iterable[str], stem: str = "") -> None:
-    for word in singular:
-        _KIND_WORDS[word] = (kind, False, stem)
-    for word in plural:
-        _KIND_WORDS[word] = (kind, True, stem)
-
-
-_words(Kind.LIGHT, ("light",), ("lights",))
-_words(Kind.LIGHT, ("lamp",), ("lamps",), "lamp")  # "the lamp" asks among the lamps, not every light
-_words(Kind.COVER, ("cover",), ("covers",))
-_words(Kind.COVER, ("blind",), ("blinds",), "blind")
-_words(Kind.COVER, ("curtain",), ("curtains",), "curtain")
-_words(Kind.COVER, ("shade",), ("shades",), "shade")
-_words(Kind.COVER, ("shutter",), ("shutters",), "shutter")
-_words(Kind.FAN, ("fan",), ("fans",))
-_words(Kind.MEDIA, ("media player", "music", "media"), ("media players",))
-_words(Kind.MEDIA, ("speaker",), ("speakers",), "speaker")
-_words(Kind.MEDIA, ("tv", "television"), ("tvs", "televisions"), "tv")
-_words(Kind.VALVE, ("valve", "water", "sprinkler", "irrigation"), ("valves", "sprinklers"))
-_words(Kind.LOCK, ("lock", "door lock"), ("locks", "door locks"))
-_words(Kind.CLIMATE, ("heating",), ())
-_words(Kind.CLIMATE, ("thermostat",), ("thermostats",), "thermostat")
-_words(Kind.CLIMATE, ("heater",), ("heaters",), "heater")
-_words(Kind.CLIMATE, ("radiator",), ("radiators",), "radiator")
-_words(Kind.CLIMATE, ("air conditioner", "ac"), ("air conditioners",), "air conditioner")
-_words(Kind.PLUG, ("plug", "socket", "outlet"), ("plugs", "sockets", "outlets"))
-_words(Kind.SWITCH, ("switch",), ("switches",))
-_words(Kind.GARAGE_DOOR, ("garage door",), ("garage doors",))
-_words(Kind.ALARM, ("alarm", "alarm system"), ("alarms",))
-_words(Kind.OVEN, ("oven",), ("ovens",))
-_words(Kind.WINDOW, ("window",), ("windows",))
-_words(Kind.DOOR, ("door",), ("doors",))
-_words(Kind.SENSOR, ("sensor",), ("sensors",))
-_STEM_ALIASES = {"tv": ("tv", "television")}
-
-
-# Kinds that are exactly device types; lights, windows and doors also look at the name.
-_KIND_TYPES: dict[Kind, tuple[DeviceType, ...]] = {
-    Kind.COVER: (DeviceType.COVER,),
-    Kind.FAN: (DeviceType.FAN,),
-    Kind.MEDIA: (DeviceType.MEDIA_PLAYER,),
-    Kind.VALVE: (DeviceType.WATER_VALVE,),
-    Kind.LOCK: (DeviceType.LOCK,),
-    Kind.CLIMATE: (DeviceType.THERMOSTAT, DeviceType.HEATER),
-    Kind.PLUG: (DeviceType.PLUG,),
-    Kind.SWITCH: (DeviceType.SWITCH,),
-    Kind.GARAGE_DOOR: (DeviceType.GARAGE_DOOR,),
-    Kind.ALARM: (DeviceType.ALARM,),
-    Kind.OVEN: (DeviceType.OVEN,),
-    Kind.SENSOR: (DeviceType.SENSOR,),
-}
-
-
-def _is_kind(kind: Kind, device: Device) -> bool:
-    name = device.name.lower()
-    if kind is Kind.LIGHT:
-        # A switch or plug called "Garage light" is a light to whoever says "the lights".
-        return device.type is DeviceType.LIGHT or (
-            device.type in (DeviceType.SWITCH, DeviceType.PLUG) and ("light" in name or "lamp" in name)
-        )
-    if kind in (Kind.WINDOW, Kind.DOOR):
-        return "contact" in device.capabilities and kind.value in name
-    return device.type in _KIND_TYPES.get(kind, ())
-
-
-def kind_words() -> tuple[str, ...]:
-    """Return every word that names a kind of device ("lights", "blinds", "tv")."""
-    return tuple(_KIND_WORDS)
 
 
 def normalize(text: str) -> str:
@@ -239,9 +145,9 @@ class Vocabulary:
             pool = [d for d in pool if d.room in ids]
         elif part.floor is not None:
             pool = self.home.on_floor(part.floor)
-        chosen = [d for d in pool if _is_kind(part.kind, d)]
+        chosen = [d for d in pool if is_kind(part.kind, d)]
         if part.stem:
-            stems = _STEM_ALIASES.get(part.stem, (part.stem,))
+            stems = STEM_ALIASES.get(part.stem, (part.stem,))
             narrowed = [d for d in chosen if any(s in names_of(d) for s in stems)]
             chosen = narrowed or chosen
         return chosen
@@ -255,8 +161,8 @@ class Vocabulary:
         if not every and words in self.devices:
             found = self.devices[words]
             return _Simple(device=found[0]) if len(found) == 1 else None
-        if words in _KIND_WORDS:
-            kind, plural, stem = _KIND_WORDS[words]
+        if words in KIND_WORDS:
+            kind, plural, stem = KIND_WORDS[words]
             return _Simple(kind=kind, plural=plural, stem=stem, every=every)
         if words in self.rooms:
             return _Simple(rooms=(self.rooms[words],), every=every)
@@ -266,9 +172,9 @@ class Vocabulary:
         for cut in range(1, len(tokens)):
             left, right = " ".join(tokens[:cut]), " ".join(tokens[cut:])
             place = self._place(left)
-            if place is not None and right in _KIND_WORDS:
+            if place is not None and right in KIND_WORDS:
                 return self._with_kind(right, place, every)  # "kitchen lights", "upstairs lights"
-            if left in _KIND_WORDS:
+            if left in KIND_WORDS:
                 for joint in ("in ", "on ", "of ", "at ", ""):
                     if right.startswith(joint) and (place := self._place(right[len(joint) :])) is not None:
                         return self._with_kind(left, place, every)  # "lights in the kitchen", "lights upstairs"
@@ -289,7 +195,7 @@ class Vocabulary:
 
     @staticmethod
     def _with_kind(word: str, place: tuple[tuple[Room, ...], str | None], every: bool) -> _Simple:
-        kind, plural, stem = _KIND_WORDS[word]
+        kind, plural, stem = KIND_WORDS[word]
         return _Simple(None, kind, plural, stem, place[0], place[1], every)
 
 

@@ -19,7 +19,7 @@ from sasha.home.capabilities import COLOR_NAMES, ValueKind
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
-from sasha.understanding import grammar
+from sasha.understanding import grammar, vocabulary
 from sasha.understanding.answers import Answer, Answers, Ask
 from sasha.understanding.sentences import Match, Question, Templates
 
@@ -87,10 +87,7 @@ _COMMANDS = grammar.patterns(
 )
 # Media commands with no target ("pause", "next track") mean the player that is playing.
 _MEDIA_INTENTS = frozenset({"pause", "resume", "stop", "next", "previous", "mute", "unmute", "louder", "quieter"})
-_VERB = (
-    r"(?:turn|switch|power|shut|set|dim|brighten|open|close|raise|lower|lock|unlock|arm|disarm|water|pause|resume|"
-    r"unpause|stop|mute|unmute|skip|play|change|move|put|make|start|let|give|get|tell|what|is|are)\b"
-)
+_VERB = "(?:" + "|".join(w for w in (*vocabulary.COMMAND_VERBS, *vocabulary.QUESTION_WORDS) if w.isalpha()) + r")\b"
 # Where one command ends and the next begins: "then", or "and"/"," before a verb. An "and" not
 # followed by a verb joins targets ("the kitchen and living room lights") and is read there.
 _SPLIT = re.compile(rf"\s*,?\s*(?:and\s+)?then\s+|\s*,\s*(?:and\s+)?(?={_VERB})|\s+and\s+(?={_VERB})")
@@ -142,7 +139,7 @@ class FastPath:
         # Every word a command may be made of: the grammar's own words and the home's names.
         words = {w for p in _COMMANDS for w in re.findall(r"[a-z]{2,}", p.regex.pattern)}
         words |= {w for label in (*self._words.devices, *self._words.rooms, *self._words.floors) for w in label.split()}
-        words |= {w for kind in grammar.kind_words() for w in kind.split()}
+        words |= {w for kind in vocabulary.kind_words() for w in kind.split()}
         self._known = sorted(words)
 
     def match(self, text: str) -> Match | Question | Answer | NotUnderstood | Bare | None:
@@ -383,7 +380,11 @@ class FastPath:
             )
         else:
             target = self._words.target(words, prefer)
-            if intent in ("lock", "unlock") and isinstance(target, grammar.Target) and target.kind is grammar.Kind.DOOR:
+            if (
+                intent in ("lock", "unlock")
+                and isinstance(target, grammar.Target)
+                and target.kind is vocabulary.Kind.DOOR
+            ):
                 # "lock all the doors" means their locks, not the contact sensors on them.
                 target = self._words.target(words.replace("doors", "locks").replace("door", "lock"), prefer)
         if target is None:
@@ -437,20 +438,9 @@ class FastPath:
 
     def _change(self, intent: str, device: Device, number: float | None) -> dict[str, Any] | None:
         caps = device.capabilities
-        media = device.type is DeviceType.MEDIA_PLAYER
-        opens = "position" in caps and "power" not in caps
         match intent:
             case "on" | "off":
-                on = intent == "on"
-                if "lock" in caps:
-                    return None  # "turn off the front door" says nothing clear about the lock
-                if opens:
-                    return {"position": 100 if on else 0}
-                if "power" in caps:
-                    return {"power": "on" if on else "off"}
-                if media and "playback" in caps:
-                    return {"playback": "playing" if on else "stopped"}
-                return None
+                return vocabulary.switch(device, intent == "on")
             case "open" | "close" | "half":
                 if device.type not in (DeviceType.COVER, DeviceType.GARAGE_DOOR, DeviceType.WATER_VALVE):
                     return None

@@ -24,6 +24,7 @@ from sasha.home.actions import Action
 from sasha.home.inventory import Device, DeviceType, Inventory
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
+from sasha.understanding import vocabulary
 
 _DOMAIN = {
     DeviceType.LIGHT: "light",
@@ -40,21 +41,6 @@ _DOMAIN = {
     DeviceType.WATER_VALVE: "valve",
     DeviceType.MEDIA_PLAYER: "media_player",
     DeviceType.SENSOR: "sensor",
-}
-# Words that name a device by its kind: "the fan" means the fan when the home has only one.
-_KIND_WORDS = {
-    DeviceType.LIGHT: ("light", "lamp", "lights"),
-    DeviceType.FAN: ("fan",),
-    DeviceType.COVER: ("curtains", "curtain", "blinds", "blind", "shades", "shade", "shutters", "shutter"),
-    DeviceType.THERMOSTAT: ("thermostat", "heating"),
-    DeviceType.HEATER: ("heater",),
-    DeviceType.GARAGE_DOOR: ("garage door", "garage"),
-    DeviceType.LOCK: ("lock", "door lock"),
-    DeviceType.ALARM: ("alarm",),
-    DeviceType.OVEN: ("oven",),
-    DeviceType.MEDIA_PLAYER: ("tv", "television", "speaker", "music"),
-    DeviceType.PLUG: ("plug",),
-    DeviceType.WATER_VALVE: ("valve",),
 }
 # Sentences hassil has already read, per home; a home hears the same few commands over and over.
 _CACHE = 512
@@ -108,10 +94,9 @@ class Templates:
                 names.append((label, device.id, context))
                 taken.add(label)
         kinds: dict[str, list[Device]] = {}
-        for kind, words in _KIND_WORDS.items():
-            devices = [d for d in home.devices.values() if d.type is kind]
-            for word in words:
-                kinds.setdefault(word, []).extend(devices)
+        for device in home.devices.values():
+            for word in vocabulary.kinds_of(device):  # "the fan" means the fan when the home has only one
+                kinds.setdefault(word, []).append(device)
         for word, devices in kinds.items():
             if len(devices) == 1 and word not in taken:
                 device = devices[0]
@@ -222,14 +207,7 @@ def _number(values: dict[str, Any], key: str) -> float | None:
 
 def _turn(on: bool) -> Any:
     def build(device: Device, values: dict[str, Any]) -> dict[str, Any] | None:
-        caps = device.capabilities
-        if "lock" in caps:
-            return {"lock": "locked" if on else "unlocked"}
-        if "position" in caps and "power" not in caps:
-            return {"position": 100 if on else 0}
-        if "power" in caps:
-            return {"power": "on" if on else "off"}
-        return None
+        return vocabulary.switch(device, on)
 
     return build
 
@@ -273,8 +251,8 @@ def _playback(state: str) -> Any:
 
 # intent → (capabilities it may touch, how to build the change for one device)
 _INTENTS: dict[str, tuple[tuple[str, ...], Any]] = {
-    "HassTurnOn": (("power", "lock", "position"), _turn(on=True)),
-    "HassTurnOff": (("power", "lock", "position"), _turn(on=False)),
+    "HassTurnOn": (("power", "position", "playback"), _turn(on=True)),
+    "HassTurnOff": (("power", "position", "playback"), _turn(on=False)),
     "HassLightSet": (("brightness", "color", "color_temp"), _light),
     "HassClimateSetTemperature": (("target_temperature",), _one("target_temperature", "temperature")),
     "HassSetPosition": (("position",), _one("position", "position")),
