@@ -125,6 +125,8 @@ class _Request:
     route: str | None = None
     # A private conversation (the terminal chat) may confirm with a plain "yes".
     private: bool = True
+    # The room the request comes from (a satellite's area): "the lights" then means its lights.
+    area: str | None = None
 
 
 class Assistant:
@@ -177,14 +179,17 @@ class Assistant:
         route: str | None = None,
         private: bool = True,
         skip_local: bool = False,
+        area: str | None = None,
     ) -> Reply:
         """Answer one request; `approve` confirms a plan that would otherwise wait.
 
         `token`, `route` and `private` bind a "yes" to the question it answers (see
         `Assistant.confirm`); `skip_local` goes straight to the planner when the local fast path
-        was already tried.
+        was already tried; `area` is the room the request comes from.
         """
-        request = _Request(text.strip(), conversation, request_id, source, token=token, route=route, private=private)
+        request = _Request(
+            text.strip(), conversation, request_id, source, token=token, route=route, private=private, area=area
+        )
         reply = await self._answer(request, approve, local_only=False, skip_local=skip_local)
         if reply is None:  # only a local-only answer may be missing
             reply = self._reply(request, "error", "The request was not answered.")
@@ -201,9 +206,12 @@ class Assistant:
         token: str | None = None,
         route: str | None = None,
         private: bool = True,
+        area: str | None = None,
     ) -> Reply | None:
         """Answer a request without the model, or return None when it needs the model."""
-        request = _Request(text.strip(), conversation, request_id, source, token=token, route=route, private=private)
+        request = _Request(
+            text.strip(), conversation, request_id, source, token=token, route=route, private=private, area=area
+        )
         reply = await self._answer(request, False, local_only=True, skip_local=False)
         if reply is not None:
             await self._audit(request, reply)
@@ -314,7 +322,7 @@ class Assistant:
 
     async def _request(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
         if not skip_local:
-            found = self.fast_path.match(request.text)
+            found = self.fast_path.match(request.text, area=request.area)
             if isinstance(found, Answer):
                 return self._reply(request, "answer", found.message, path="fast")
             if isinstance(found, NotUnderstood) and not self.planner.has_model:

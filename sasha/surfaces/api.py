@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sasha import jsonlimit
 from sasha.adapters import adapter_for
@@ -28,6 +28,7 @@ _Body = TypeVar("_Body", bound=BaseModel)
 MAX_TEXT = 2000
 # A request's JSON has no business being larger than its text limit allows.
 MAX_PAYLOAD = 16 * 1024
+MAX_AREA = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class ApiRequest:
     conversation: str | None = None
     reply_to: str | None = None
     confirm_token: str | None = None
+    area: str | None = None  # the room the request comes from (a satellite's area)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,7 @@ class _RequestBody(BaseModel):
     conversation: str | int | None = None
     reply_to: str | None = None
     confirm_token: str | None = None
+    area: str | None = Field(default=None, max_length=MAX_AREA)
 
     @field_validator("reply_to")
     @classmethod
@@ -156,8 +159,9 @@ def parse_request(payload: bytes) -> ApiRequest | Rejection:
         body = _read_object(text, _RequestBody, "request")
         if isinstance(body, Rejection):
             return body
+        area = (body.area.strip() or None) if body.area is not None else None
         request = ApiRequest(
-            body.text.strip(), _ident(body.id), _ident(body.conversation), body.reply_to, body.confirm_token
+            body.text.strip(), _ident(body.id), _ident(body.conversation), body.reply_to, body.confirm_token, area
         )
     else:
         request = ApiRequest(text)

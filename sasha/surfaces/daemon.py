@@ -426,6 +426,7 @@ class Daemon:
             "request_id": job.ident,
             "source": "mqtt",
             "token": request.confirm_token,
+            "area": request.area,
             "route": job.route,
             "private": False,
         }

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sasha.home import names
 from sasha.home.capabilities import Value
-from sasha.home.inventory import Device, DeviceType, Inventory
+from sasha.home.inventory import Device, DeviceType, Inventory, Room
 from sasha.home.readings import Reading
-from sasha.understanding import grammar
+from sasha.understanding import grammar, vocabulary
 
 STALE_AFTER = 15 * 60
 """Seconds after which an answer says how old the reading is."""
@@ -50,6 +51,24 @@ _ASK = re.compile(
     )
 )
 _IS = re.compile(rf"^(?:is|are) (?P<t>.+?) (?P<st>{_STATES})$")
+# "what is the temperature", "how warm is it": no place said; `here` or every room.
+_ASK_ANYWHERE = re.compile(
+    rf"^(?:(?:what is|tell me|how is|hows|show me) (?P<cap>{_CAP})(?: level)?"
+    r"|how (?P<adj>warm|hot|cold|cool|humid) is it)$"
+)
+_ANYTHING = re.compile(
+    r"^(?:is|are) (?:there )?(?:anything|something|any device|any devices) (?P<st>on|open|unlocked|playing)"
+    r"(?: (?:in |on |at )?(?P<p>.+))?$"
+)
+_PLAYING = re.compile(r"^(?:what is|whats) (?:playing|on)(?: (?:on|in) (?P<t>.+))?$")
+_BATTERIES = re.compile(
+    r"^(?:(?:what are|what is|how are|show me|tell me|check) )?(?:battery levels?|batteries)"
+    r"(?: (?:of|in|on) (?P<t>.+))?$"
+    r"|^(?:which|what|are any|is any|any) (?:batteries|battery|devices?) (?:are |is )?"
+    r"(?:low|running low)(?: on battery)?$"
+)
+LOW_BATTERY = 20
+"""A battery at or below this many percent is called low."""
 _WHICH = re.compile(rf"^(?:which|what) (?P<k>[a-z ]+?) (?:are|is) (?P<st>{_STATES})(?: (?:in |on )?(?P<p>.+))?$")
 _ANY = re.compile(rf"^(?:are|is) (?:there )?any (?P<k>[a-z ]+?) (?P<st>{_STATES})(?: (?:in |on )?(?P<p>.+))?$")
 
@@ -93,8 +112,22 @@ class Answers:
         self._readings = readings
         self._clock = clock
 
-    def answer(self, said: str) -> Answer | Ask | None:
-        """Answer a normalised question, ask which device it means, or return None (not a question read here)."""
+    def answer(self, said: str, here: Room | None = None) -> Answer | Ask | None:
+        """Answer a normalised question, ask which device it means, or return None (not a question read here).
+
+        `here` is the room the question comes from: "what is the temperature" then means there.
+        """
+        if found := _ASK_ANYWHERE.match(said):
+            capability = _READINGS[found.group("cap")] if found.group("cap") else _ADJECTIVES[found.group("adj")]
+            if here is not None:
+                return self._reading(grammar.label(here.name), capability)
+            return self._everywhere(capability, said)
+        if found := _ANYTHING.match(said):
+            return self._anything(found.group("st"), found.group("p"))
+        if found := _PLAYING.match(said):
+            return self._playing(found.group("t"))
+        if found := _BATTERIES.match(said):
+            return self._batteries(found.group("t"), low=found.group("t") is None and "low" in said)
         if found := _ASK.match(said):
             words = found.group("t") or found.group("t2") or found.group("t3")
             cap = found.group("cap") or found.group("cap2")
@@ -128,8 +161,125 @@ class Answers:
         old = self._clock() - reading.seen
         return f", {age(old)} ago" if old > STALE_AFTER else ""
 
-    def _reading(self, words: str, capability: str) -> Answer | None:
+    def _everywhere(self, capability: str, said: str) -> Answer | Ask:
+        """Give a reading room by room, or ask which room when the home has too many to list."""
+        label = capability.replace("_", " ")
+        rooms: dict[str, list[str]] = {}
+        sensors: list[Device] = []
+        for device in self._home.devices.values():
+            reading = self._readings(device.id, capability) if capability in device.capabilities else None
+            if reading is None:
+                continue
+            sensors.append(device)
+            room = self._home.rooms[device.room].name if device.room in self._home.rooms else device.room
+            unit = device.capabilities[capability].info.unit
+            rooms.setdefault(room, []).append(_show(reading.value, unit) + self._stamp(reading))
+        if not rooms:
+            return Answer(f"I have no reading for the {label} anywhere in this home.")
+        if len(rooms) > _ROOMS_LISTED:
+            # The answer ("in the kitchen", a sensor's name) completes the question with one sensor.
+            text = f"{said} {'in' if said.startswith('how') else 'of'} {grammar.TARGET}"
+            example = next(iter(rooms)).lower()
+            # One sensor per room to choose from: "in the study" then names exactly one.
+            per_room: dict[str, Device] = {}
+            for device in sorted(sensors, key=lambda d: d.type is not DeviceType.SENSOR):
+                per_room.setdefault(device.room, device)
+            return Ask(
+                f"The {label} where? I have readings in {len(rooms)} rooms: say one (“in the {example}”).",
+                tuple(d.id for d in per_room.values()),
+                f"{label} sensor",
+                text,
+            )
+        parts = [f"{room} {', '.join(values)}" for room, values in rooms.items()]
+        return Answer(f"The {label}: {'; '.join(parts)}.", tuple(d.id for d in sensors))
+
+    def _anything(self, state: str, place: str | None) -> Answer | None:
+        """Say which devices of a place (or the home) are on, open, unlocked or playing."""
+        pool = self._in(place)
+        if pool is None:
+            return None
+        devices, where = pool
+        holding: list[str] = []
+        for device in devices:
+            if state == "on" and "power" not in device.writable and "playback" not in device.capabilities:
+                continue  # sensors are neither on nor off
+            found = self._state(device, state)
+            if found is not None and found[0]:
+                holding.append(device.name + (f" (as of {found[2]})" if found[2] else ""))
+        if not holding:
+            return Answer(f"No, nothing{where} is {state} that I know of.", tuple(d.id for d in devices))
+        return Answer(f"Yes: {_join(holding)}.", tuple(d.id for d in devices))
+
+    def _playing(self, words: str | None) -> Answer | None:
+        """Say what the players (or the one named) are playing."""
+        players = [d for d in self._home.devices.values() if "playback" in d.capabilities]
+        if words is not None:
+            target = self._words.target(words)
+            if not isinstance(target, grammar.Target) or not target.devices:
+                return None
+            players = [d for d in target.devices if "playback" in d.capabilities]
+        if not players:
+            return Answer("There is no player in this home that I know of.")
+        playing = []
+        for device in players:
+            reading = self._readings(device.id, "playback")
+            if reading is not None and reading.value == "playing":
+                source = self._readings(device.id, "source") if "source" in device.capabilities else None
+                playing.append(device.name + (f" ({source.value})" if source is not None else ""))
+        if not playing:
+            return Answer("Nothing is playing that I know of.", tuple(d.id for d in players))
+        return Answer(f"Playing: {_join(playing)}.", tuple(d.id for d in players))
+
+    def _batteries(self, words: str | None, *, low: bool) -> Answer | None:
+        """List battery levels, lowest first, or only the low ones."""
+        pool = self._in(words) if words is not None else (list(self._home.devices.values()), "")
+        if pool is None:
+            named = self._words.devices.get(words or "")
+            if not named or len(named) != 1:
+                return None
+            pool = (named, "")
+        devices, where = pool
+        levels: list[tuple[float, str]] = []
+        for device in devices:
+            reading = self._readings(device.id, "battery") if "battery" in device.capabilities else None
+            if reading is not None and isinstance(reading.value, int | float):
+                shown = f"{device.name} {_show(reading.value, '%')}{self._stamp(reading)}"
+                levels.append((float(reading.value), shown))
+        if not levels:
+            return Answer(f"I have no battery reading{where}.")
+        levels.sort()
+        if low:
+            lows = [shown for value, shown in levels if value <= LOW_BATTERY]
+            if not lows:
+                return Answer(f"No battery is low; the lowest: {levels[0][1]}.")
+            return Answer(f"Low: {_join(lows)}.")
+        return Answer(f"Battery levels{where}: {_join([shown for _, shown in levels])}.")
+
+    def _in(self, words: str | None) -> tuple[list[Device], str] | None:
+        """Return a place's devices and how to say where (the whole home when no place is said)."""
+        if words is None:
+            return list(self._home.devices.values()), ""
+        if words in _OUTSIDE:
+            outdoors = [r for r in self._home.rooms.values() if _outdoor(r)]
+            return [d for r in outdoors for d in self._home.in_room(r.id)], " outside"
         place = self._words.place(words)
+        if place is None:
+            return None
+        rooms, floor = place
+        if floor is not None:
+            return self._home.on_floor(floor), f" {floor}"
+        return [d for r in rooms for d in self._home.in_room(r.id)], f" in the {', '.join(r.name for r in rooms)}"
+
+    def _reading(self, words: str, capability: str) -> Answer | None:
+        if words in _OUTSIDE:
+            outdoors = [r for r in self._home.rooms.values() if _outdoor(r)]
+            if not outdoors:
+                return Answer(
+                    f"I have no reading for the {capability.replace('_', ' ')} outside: no room here is outdoors."
+                )
+            place: tuple[tuple[Room, ...], str | None] | None = (tuple(outdoors), None)
+        else:
+            place = self._words.place(words)
         named = self._words.devices.get(words)
         if place is not None:
             rooms, floor = place
@@ -216,6 +366,16 @@ class Answers:
         stamp = self._stamp(reading)
         wanted = "closed" if state == "shut" else state
         return now == wanted, now, stamp[2:]
+
+
+_ROOMS_LISTED = 8
+_OUTSIDE = frozenset({"outside", "outdoors", "out there"})
+
+
+def _outdoor(room: Room) -> bool:
+    """Tell whether a room is outdoors by its words ("Garden", "Front yard", "patio")."""
+    said = {w for n in (room.id, room.name, *room.aliases) for w in names.words(n).split()}
+    return bool(said & vocabulary.OUTDOOR_WORDS)
 
 
 def _capability_for(device: Device, state: str) -> str | None:

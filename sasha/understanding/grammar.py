@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sasha.home import names
 from sasha.home.inventory import Device, Inventory, Room
@@ -84,11 +84,12 @@ class Vocabulary:
         self.floors: dict[str, str] = {label(f): f for f in home.floors}
 
     def target(
-        self, words: str, prefer: Callable[[list[Device]], list[Device]] | None = None
+        self, words: str, prefer: Callable[[list[Device]], list[Device]] | None = None, *, here: Room | None = None
     ) -> Target | Unclear | None:
         """Read a target phrase ("kitchen and living room lights"); None if any word is unknown.
 
-        `prefer` narrows a bare singular kind that fits several devices ("the music": the one playing).
+        `prefer` narrows a bare singular kind that fits several devices ("the music": the one playing);
+        `here` is the room the request comes from: a bare kind ("the lights") means that room's, when it has any.
         """
         words = words.strip()
         if not words:
@@ -118,6 +119,10 @@ class Vocabulary:
                 stem = next((s.stem for s in found if s.kind is near), "")
                 part = _Simple(None, near, True, stem, part.rooms, part.floor, part.every)
             chosen = self._devices(part)
+            if here is not None and part.device is None and not (part.every or part.rooms or part.floor):
+                there = self._devices(replace(part, rooms=(here,)))
+                if there:
+                    part, chosen = replace(part, rooms=(here,)), there
             if prefer is not None and part.device is None and not (part.every or part.plural) and len(chosen) > 1:
                 chosen = prefer(chosen) or chosen
             if part.device is None and not (part.every or part.rooms or part.floor):

@@ -16,7 +16,8 @@ from typing import Any
 
 from sasha.home.actions import Action
 from sasha.home.capabilities import COLOR_NAMES, ValueKind
-from sasha.home.inventory import Device, DeviceType, Inventory
+from sasha.home.inventory import Device, DeviceType, Inventory, Room
+from sasha.home.safety import safe_direction
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
 from sasha.understanding import grammar, vocabulary
@@ -31,12 +32,35 @@ __all__ = ["VOLUME_STEP", "Answer", "Bare", "FastPath", "Match", "NotUnderstood"
 VOLUME_STEP = 10
 """How far "volume up" / "louder" moves a player's volume, in percent, clamped to its range."""
 
+TEMPERATURE_STEP = 1.0
+"""How far "make it warmer" / "turn up the heat" moves a thermostat's setting, in °C, clamped to its range."""
+
 _NUM = r"(?P<n>\d+(?:\.\d+)?)"
-_COLORS = "|".join(sorted(COLOR_NAMES, key=len, reverse=True))
+_COLORS = "|".join(sorted({*COLOR_NAMES, *vocabulary.WHITES}, key=len, reverse=True))
 _PCT = r"(?P<n>\d+) percent"
 _ON = r"(?: on (?P<t>.+))?"
+_EVERY = r"(?:everything|all of it|it all|every device|all devices)"
+_WHERE = r"(?: (?:(?:in|on|at) )?(?P<t>.+))?"
+_DEGREES = rf"{_NUM}(?: degrees?)?(?: celsius| c)?"
+_HEAT = r"(?:heat|heating|temperature)"
 _COMMANDS = grammar.patterns(
     [
+        # "switch off everything in the kitchen", "turn everything off": power off, nothing else.
+        ("all off", rf"(?:turn|switch|power|shut) off {_EVERY}{_WHERE}"),
+        ("all off", rf"(?:turn|switch|power|shut) {_EVERY} off{_WHERE}"),
+        ("all off", rf"{_EVERY} off{_WHERE}"),
+        ("all on", rf"(?:turn|switch|power) on {_EVERY}{_WHERE}"),
+        ("all on", rf"(?:turn|switch|power) {_EVERY} on{_WHERE}"),
+        # a room's climate by the room: "turn up the heat in the living room", "make it warmer"
+        ("warmer", rf"(?:turn|put) up {_HEAT}{_WHERE}"),
+        ("warmer", rf"turn {_HEAT} up{_WHERE}"),
+        ("warmer", rf"make (?:it )?(?:warmer|hotter){_WHERE}"),
+        ("warmer", r"make (?P<t>.+?) (?:warmer|hotter)"),
+        ("cooler", rf"(?:turn|put) down {_HEAT}{_WHERE}"),
+        ("cooler", rf"turn {_HEAT} down{_WHERE}"),
+        ("cooler", rf"make (?:it )?(?:cooler|colder){_WHERE}"),
+        ("cooler", r"make (?P<t>.+?) (?:cooler|colder)"),
+        ("preheat", rf"(?:preheat|heat up|heat) (?P<t>.+?) to {_DEGREES}"),
         ("on", r"(?:turn|switch|power) on (?P<t>.+)"),
         ("on", r"(?:turn|switch|power) (?P<t>.+) on"),
         ("on", r"(?P<t>.+) on"),
@@ -60,7 +84,9 @@ _COMMANDS = grammar.patterns(
         ("position", r"(?:set|open|close|move) (?P<t>.+?) position to (?P<n>\d+)(?: percent)?"),
         ("percent", rf"(?:set|turn|put|change|open|close|move) (?P<t>.+?) to {_PCT}"),
         ("room temperature", rf"(?:set|turn|change) (?P<t>.+?) temperature to {_NUM}(?: degrees?)?(?: celsius| c)?"),
-        ("temperature", rf"(?:set|turn|change) (?P<t>.+?) (?:temperature )?to {_NUM}(?: degrees?)?(?: celsius| c)?"),
+        ("temperature", rf"(?:set|turn|change) (?P<t>.+?) (?:temperature )?to {_DEGREES}"),
+        # "set the bedroom to 19 degrees": the room's thermostat or heater (asked when it has two).
+        ("room temperature", rf"(?:set|turn|change|put) (?P<t>.+?) to {_DEGREES}"),
         ("color", rf"(?:set|turn|make|change) (?P<t>.+?) (?:to |color to |colour to )?(?P<c>{_COLORS})"),
         # "set the ac to cool", "put the fan on auto": one of the words a device's mode takes.
         ("choice", r"(?:set|switch|put|change|turn) (?P<t>.+?) (?:to|into|on) (?P<v>[a-z][a-z ]*?)(?: mode)?"),
@@ -142,24 +168,35 @@ class FastPath:
         words |= {w for kind in vocabulary.kind_words() for w in kind.split()}
         self._known = sorted(words)
 
-    def match(self, text: str) -> Match | Question | Answer | NotUnderstood | Bare | None:
-        """Resolve a sentence entirely, ask about it, or return None for the planner."""
+    def match(self, text: str, *, area: str | None = None) -> Match | Question | Answer | NotUnderstood | Bare | None:
+        """Resolve a sentence entirely, ask about it, or return None for the planner.
+
+        `area` is the room the request comes from (a satellite's area): "turn off the lights"
+        then means that room's lights. An area that names no room of this home is ignored.
+        """
         said = grammar.normalize(text).replace(" , ", ", ").strip(" ,")
-        found = self._match(text, said)
+        found = self._match(text, said, self._room(area))
         if isinstance(found, Question) and not found.text:
             return replace(found, text=said)
         return found
 
-    def _match(self, text: str, said: str) -> Match | Question | Answer | NotUnderstood | Bare | None:
+    def _room(self, area: str | None) -> Room | None:
+        """Return the one room an area names (by id, name or alias), or None."""
+        place = self._words.place(grammar.label(area)) if area else None
+        return place[0][0] if place is not None and len(place[0]) == 1 else None
+
+    def _match(
+        self, text: str, said: str, here: Room | None
+    ) -> Match | Question | Answer | NotUnderstood | Bare | None:
         if not said:
             return None
         if self._answers is not None:
-            answer = self._answers.answer(said)
+            answer = self._answers.answer(said, here)
             if isinstance(answer, Ask):
                 return Question(answer.message, answer.candidates, answer.words, answer.text)
             if answer is not None:
                 return answer
-        whole = self._command(said)
+        whole = self._command(said, here)
         if whole is not None:
             return whole.match
         bare = self._bare(said)
@@ -168,7 +205,7 @@ class FastPath:
         parts = [p.strip(" ,") for p in _SPLIT.split(said) if p.strip(" ,")]
         if len(parts) < 2:
             return self._hassil.match(text)
-        return self._several(said, parts)
+        return self._several(said, parts, here)
 
     def explain(self, text: str) -> Refusal | None:
         """Say why a sentence the fast path did not act on is not done: a likely typo, or no such device.
@@ -193,6 +230,8 @@ class FastPath:
         if len(fixes) == 1:
             fixed, wrong = next(iter(fixes.items()))
             return Refusal(f"I did not understand “{wrong}”. Did you mean “{fixed}”?", unknown=False)
+        if any(p.intent == "all on" and p.regex.match(said) for p in _COMMANDS):
+            return Refusal(_NEVER_ALL_ON, unknown=False)
         for pattern in _COMMANDS:
             found = pattern.regex.match(said)
             words = found.groupdict().get("t") if found is not None else None
@@ -297,16 +336,16 @@ class FastPath:
                 return said
         return grammar.label(device.id)
 
-    def _several(self, said: str, parts: list[str]) -> Match | Question | NotUnderstood:
+    def _several(self, said: str, parts: list[str], here: Room | None) -> Match | Question | NotUnderstood:
         matches: list[Match] = []
         understood: list[str] = []
         previous: _Parsed | None = None
         for part in parts:
-            parsed = self._command(part)
+            parsed = self._command(part, here)
             carried = False
             if parsed is None and previous is not None:
                 # "turn on the kitchen light, then the hallway light": the verb carries over.
-                parsed = self._command(f"{previous.prefix}{part}{previous.suffix}")
+                parsed = self._command(f"{previous.prefix}{part}{previous.suffix}", here)
                 carried = True
             if parsed is None and self._words.target(part) is None:
                 # A part that is only a name ("… then the kitchen light") never gets hassil's bare-name "on".
@@ -331,17 +370,17 @@ class FastPath:
             return Match("several", (), "", "; ".join(problems))
         return Match("several", tuple(actions), "; ".join(m.summary for m in matches))
 
-    def _command(self, said: str) -> _Parsed | None:
+    def _command(self, said: str, here: Room | None = None) -> _Parsed | None:
         for pattern in _COMMANDS:
             found = pattern.regex.match(said)
             if found is None:
                 continue
             words = found.groupdict().get("t")
             value = found.groupdict().get("n") or found.groupdict().get("c") or found.groupdict().get("v")
-            result = self._resolve(pattern.intent, words, value)
+            result = self._resolve(pattern.intent, words, value, here)
             if result is None:
                 continue
-            if isinstance(result, Question):
+            if isinstance(result, Question) and not result.text:
                 # The sentence with a mark where the answer goes; no mark when it named no target.
                 spot = said if words is None else said[: found.start("t")] + grammar.TARGET + said[found.end("t") :]
                 result = replace(result, text=spot)
@@ -350,24 +389,16 @@ class FastPath:
             return _Parsed(result, said[: found.start("t")], said[found.end("t") :])
         return None
 
-    def _resolve(self, intent: str, words: str | None, value: str | None) -> Match | Question | None:
+    def _resolve(self, intent: str, words: str | None, value: str | None, here: Room | None) -> Match | Question | None:
         prefer = self._playing if intent in _MEDIA_INTENTS or intent == "off" else None
+        target: grammar.Target | grammar.Unclear | None
+        if intent in ("all off", "all on", "warmer", "cooler"):
+            return self._everything(intent, words, here)
         if intent in ("water", "room temperature"):
-            # "water the garden": the valves there; "set the bedroom temperature": its heating.
-            place = self._words.place(words or "")
-            if place is None:
-                return None
-            rooms, floor = place
-            pool = (
-                self._home.on_floor(floor)
-                if floor
-                else [d for d in self._home.devices.values() if d.room in {r.id for r in rooms}]
-            )
-            kinds = (DeviceType.WATER_VALVE,) if intent == "water" else (DeviceType.THERMOSTAT, DeviceType.HEATER)
-            found = tuple(d for d in pool if d.type in kinds)
-            where = ", ".join(r.name for r in rooms) or floor or ""
-            target: grammar.Target | grammar.Unclear | None = grammar.Target(found, words or "", True, None, where)
-            intent = "open" if intent == "water" else "temperature"
+            placed = self._placed(intent, words)
+            if not isinstance(placed, grammar.Target):
+                return placed
+            target, intent = placed, "open" if intent == "water" else "temperature"
         elif words is None:
             if intent not in _MEDIA_INTENTS and intent != "volume":
                 return None
@@ -379,7 +410,7 @@ class FastPath:
                 else grammar.Unclear("media player", tuple(chosen))
             )
         else:
-            target = self._words.target(words, prefer)
+            target = self._words.target(words, prefer, here=here)
             if (
                 intent in ("lock", "unlock")
                 and isinstance(target, grammar.Target)
@@ -432,6 +463,102 @@ class FastPath:
             summary += f" ({', '.join(unable)} cannot do that)"
         return Match(intent, tuple(actions), summary)
 
+    def _everything(self, intent: str, words: str | None, here: Room | None) -> Match | Question | None:
+        """Read "everything off" and "warmer"/"cooler" in a place, the whole home, or `here`."""
+        placed = self._pool(words, here if intent in ("warmer", "cooler") else None)
+        if placed is None and intent in ("warmer", "cooler") and words is not None:
+            named = self._words.target(words)  # "make the bedroom heater warmer"
+            if isinstance(named, grammar.Target) and named.devices:
+                placed = list(named.devices), ""
+        if placed is None or intent == "all on":
+            return None  # an unknown place; "everything on" is not for the fast path to guess
+        devices, where = placed
+        if intent == "all off":
+            return self._all_off(devices, where)
+        return self._step_climate(intent, devices, where, words)
+
+    def _placed(self, intent: str, words: str | None) -> grammar.Target | Question | None:
+        """Read "water the garden" (its valves) or "set the bedroom to 19" (its heating; asked when two)."""
+        place = self._words.place(words or "")
+        if place is None:
+            return None
+        rooms, floor = place
+        ids = {r.id for r in rooms}
+        pool = self._home.on_floor(floor) if floor else [d for d in self._home.devices.values() if d.room in ids]
+        kinds = (DeviceType.WATER_VALVE,) if intent == "water" else _CLIMATE
+        found = tuple(d for d in pool if d.type in kinds)
+        if intent == "room temperature" and len(found) > 1:
+            return Question(grammar.which("one", found), tuple(d.id for d in found), words or "")
+        where = ", ".join(r.name for r in rooms) or floor or ""
+        return grammar.Target(found, words or "", True, None, where)
+
+    def _pool(self, words: str | None, here: Room | None) -> tuple[list[Device], str] | None:
+        """Return the devices of the place a phrase names (the whole home, or `here`, when it names none)."""
+        if words is None:
+            if here is not None:
+                return self._home.in_room(here.id), f" in the {here.name}"
+            return list(self._home.devices.values()), ""
+        place = self._words.place(words)
+        if place is None:
+            return None
+        rooms, floor = place
+        if floor is not None:
+            return self._home.on_floor(floor), f" {floor}"
+        ids = {r.id for r in rooms}
+        return [d for d in self._home.devices.values() if d.room in ids], f" in the {', '.join(r.name for r in rooms)}"
+
+    def _all_off(self, devices: list[Device], where: str) -> Match:
+        """Turn off whatever has power in a place; a sensitive device only when off is its safe direction."""
+        actions: list[Action] = []
+        kept: list[str] = []
+        for device in devices:
+            if "power" not in device.writable:
+                continue  # covers, locks, sensors: "everything off" never opens, closes or unlocks
+            change = {"power": "off"}
+            if device.sensitive and not safe_direction(device, change):
+                kept.append(device.name)  # an alarm's "off" is disarming it
+                continue
+            checked = validate(self._home, device.id, change)
+            if checked.ok:
+                actions.append(Action(device.id, checked.values, "as asked"))
+        if not actions:
+            return Match("all off", (), "", f"there is nothing to turn off{where}")
+        if len(actions) > _LISTED:
+            summary = f"{len(actions)} devices{where} off"
+        else:
+            summary = say_changes([(self._home.devices[a.device], a.set) for a in actions])
+        if kept:
+            summary += f" (I left the {_names(kept)} as it is: off would make it less safe)"
+        return Match("all off", tuple(actions), summary)
+
+    def _step_climate(self, intent: str, devices: list[Device], where: str, words: str | None) -> Match | Question:
+        """Move a place's thermostat or heater a step warmer or cooler from its current setting."""
+        found = [d for d in devices if d.type in _CLIMATE and "target_temperature" in d.writable]
+        if not found:
+            return Match(intent, (), "", f"there is no thermostat or heater{where}")
+        if len(found) > 1:
+            # The answer completes "make <it> warmer" with the one chosen.
+            again = f"make {grammar.TARGET} {'warmer' if intent == 'warmer' else 'cooler'}"
+            return Question(grammar.which("one", found), tuple(d.id for d in found), words or "", again)
+        device = found[0]
+        state = self._state().get(device.id, {})
+        current = state.get("target_temperature")
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            room = self._home.rooms[device.room].name.lower() if device.room in self._home.rooms else "room"
+            return Match(intent, (), "", f"I do not know the {device.name}'s setting: say it (“set the {room} to 21”)")
+        cap = device.capabilities["target_temperature"]
+        step = TEMPERATURE_STEP if intent == "warmer" else -TEMPERATURE_STEP
+        low = cap.min if cap.min is not None else float("-inf")
+        high = cap.max if cap.max is not None else float("inf")
+        change: dict[str, Any] = {"target_temperature": min(max(current + step, low), high)}
+        if intent == "warmer" and "power" in device.writable and state.get("power") != "on":
+            change["power"] = "on"  # warmer from a heater that is off means it goes on
+        checked = validate(self._home, device.id, change)
+        if not checked.ok:
+            return Match(intent, (), "", "; ".join(p.message for p in checked.problems))
+        action = Action(device.id, checked.values, "as asked")
+        return Match(intent, (action,), say_changes([(device, action.set)]))
+
     def _playing(self, devices: list[Device]) -> list[Device]:
         state = self._state()
         return [d for d in devices if state.get(d.id, {}).get("playback") == "playing"]
@@ -449,6 +576,11 @@ class FastPath:
                 if "power" in caps and intent != "half":
                     return {"power": "on" if intent == "open" else "off"}  # a valve's "on" is open
                 return None
+            case "preheat":
+                if "target_temperature" not in device.writable or number is None:
+                    return None
+                heat: dict[str, Any] = {"target_temperature": number}
+                return {"power": "on", **heat} if "power" in caps else heat
             case "lock" | "unlock":
                 return {"lock": "locked" if intent == "lock" else "unlocked"} if "lock" in caps else None
             case "arm" | "disarm":
@@ -502,6 +634,10 @@ class FastPath:
         return {"volume": round(min(max(current + step, low), high))}
 
 
+_CLIMATE = (DeviceType.THERMOSTAT, DeviceType.HEATER)
+_NEVER_ALL_ON = "I turn everything off at once, never on: say what to turn on (“the kitchen lights”)."
+# A summary names each device up to this many; beyond it says how many.
+_LISTED = 8
 # Sentences longer than this are not checked for typos: a command is a few words.
 _LOCAL_WORDS = 12
 _ALL = frozenset({"all", "all of them", "all of those", "every one", "each", "each of them", "all them"})
@@ -548,9 +684,20 @@ def _choose(device: Device, word: str) -> dict[str, Any] | None:
 
 
 def _paint(device: Device, color: str) -> dict[str, Any] | None:
-    if "color" not in device.capabilities:
+    """Return the change that shows a colour: a white by colour temperature where the light has one."""
+    caps = device.capabilities
+    change: dict[str, Any]
+    kelvin = vocabulary.WHITES.get(color)
+    if kelvin is not None and "color_temp" in caps:
+        cap = caps["color_temp"]
+        # "daylight" on a lamp that stops at 5000 K is as close as it goes, not a refusal.
+        low = cap.min if cap.min is not None else kelvin
+        high = cap.max if cap.max is not None else kelvin
+        change = {"color_temp": round(min(max(kelvin, low), high))}
+    elif color in COLOR_NAMES and "color" in caps:
+        change = {"color": color}
+    else:
         return None
-    change: dict[str, Any] = {"color": color}
-    if "power" in device.capabilities:
+    if "power" in caps:
         change["power"] = "on"  # a colour is for seeing: the light goes on, as in Home Assistant
     return change

@@ -155,7 +155,9 @@ QUESTION_WORDS = ("what", "whats", "what's", "is", "are", "how", "which", "tell"
 """Words that start a question the state mirror may answer."""
 COMPARATIVES = ("warmer", "cooler", "colder", "hotter", "louder", "quieter", "brighter", "dimmer")
 """What "make it …" asks for locally; any other "make" ("make it cozy") is a goal for the model."""
-LOCAL_WORDS = frozenset({*COMMAND_VERBS, *QUESTION_WORDS, *COMPARATIVES, "on", "off", "increase", "decrease"}) - {"make"}
+LOCAL_WORDS = frozenset({*COMMAND_VERBS, *QUESTION_WORDS, *COMPARATIVES, "on", "off", "increase", "decrease"}) - {
+    "make"
+}
 """A text with one of these words may be for the local path; any other goes straight to the model."""
 
 
@@ -178,3 +180,13 @@ def switch(device: Device, on: bool) -> dict[str, Any] | None:
     if device.type is DeviceType.MEDIA_PLAYER and "playback" in caps:
         return {"playback": "playing" if on else "stopped"}
     return None
+
+
+# --- named values ------------------------------------------------------------------------------
+
+WHITES = {"warm white": 2700, "soft white": 3000, "neutral white": 4000, "cool white": 5000, "daylight": 6500}
+"""Whites by name, in kelvin: a light with a colour temperature takes these rather than a colour."""
+
+OUTDOOR_WORDS = frozenset({"garden", "yard", "backyard", "outside", "outdoor", "outdoors", "patio", "terrace"})
+OUTDOOR_WORDS |= {"balcony", "porch", "driveway", "deck", "lawn"}
+"""Words in a room's name that say it is outdoors: "how warm is it outside" reads its sensors."""

@@ -6,50 +6,19 @@ read it) and on the scripted server's call log (zero calls over the whole table)
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 
-from sasha.adapters import adapter_for
 from sasha.assistant import Assistant
 from sasha.home import inventory
-from sasha.home.capabilities import Value, same_value
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
+from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
-from sasha.planning.llm.client import ModelClient
-from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.sim import testbed
 from sasha.sim.testbed import simulated_home
-from tests.conftest import ROOT, model_settings
+from tests.conftest import ROOT
+from tests.understanding.table import Row, answer, ask, rig, table
 
 LARGE = ROOT / "tests" / "scenarios" / "homes" / "large_house.yaml"
-MARK = "sasha-test/marker"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One sentence: the state first (`given`), then what must reach the devices, or the reply."""
-
-    say: str
-    sent: dict[str, dict[str, Value]] = field(default_factory=dict)
-    status: str = "done"
-    says: str = ""
-    given: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def ask(say: str, says: str, **given: dict[str, Any]) -> Row:
-    """Build a row that must ask a question and act on nothing."""
-    return Row(say, {}, "clarify", says, given)
-
-
-def answer(say: str, says: str, **given: dict[str, Any]) -> Row:
-    """Build a row that must be answered from the state mirror."""
-    return Row(say, {}, "answer", says, given)
 
 
 LIGHTS_DOWN = ["living_room_lamp", "living_room_ceiling", "living_room_led_strip", "kitchen_light", "hallway_light"]
@@ -241,87 +210,6 @@ LARGE_ROWS = [
 ]
 
 
-@dataclass
-class _Broker:
-    """What reached the devices, as each device decodes it."""
-
-    home: Inventory
-    routes: dict[str, list[str]] = field(default_factory=dict)
-    sent: dict[str, dict[str, Value]] = field(default_factory=dict)
-    marked: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        for device in self.home.devices.values():
-            for topic in adapter_for(device).command_topics(device):
-                self.routes.setdefault(topic, []).append(device.id)
-
-    def __call__(self, message: Incoming) -> None:
-        if message.topic == MARK:
-            self.marked.set()
-            return
-        for device_id in self.routes.get(message.topic, ()):
-            device = self.home.devices[device_id]
-            decoded = adapter_for(device).decode_command(device, message.topic, message.payload)
-            self.sent.setdefault(device_id, {}).update(decoded)
-
-
-@dataclass
-class _Rig:
-    bed: testbed.Testbed
-    broker: _Broker
-    assistant: Assistant
-    model: ScriptedModel
-    # With a model, an ambiguous command goes to it (it may know from the conversation); the
-    # questions the fast path asks are checked on an assistant without one.
-    alone: Assistant
-
-
-async def _rig(home: Inventory, settings: MqttSettings) -> AsyncIterator[_Rig]:
-    async with (
-        ScriptedModel() as model,
-        simulated_home(home, settings, seed=3, ack_wait=2.0, reconnect_min=0.05, reconnect_max=0.5) as bed,
-        MqttConnection(settings, reconnect_min=0.05, reconnect_max=0.5) as spy_link,
-    ):
-        spy = _Broker(home)
-        await spy_link.subscribe([*spy.routes, MARK], spy)
-        await spy_link.wait_connected(5)
-        client = ModelClient(model_settings(model))
-        planner = Planner(home, client, state=bed.mirror.snapshot)
-        try:
-            alone = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot), mirror=bed.mirror)
-            yield _Rig(bed, spy, Assistant(home, bed.executor, planner, mirror=bed.mirror), model, alone)
-        finally:
-            await client.close()
-
-
-async def _play(rig: _Rig, row: Row) -> None:
-    bed = rig.bed
-    for device_id, values in row.given.items():
-        assert not bed.simulator.set_values(device_id, values), row
-        assert await bed.mirror.wait_for(device_id, values, timeout=5), row
-    rig.broker.sent.clear()
-    reply = await (rig.alone if row.status == "clarify" else rig.assistant).handle(row.say)
-    # The marker goes out on the executor's own connection after the commands: once it is
-    # back, every command of this row has reached the broker's subscribers too.
-    rig.broker.marked.clear()
-    await bed.link.publish(MARK, b"", wait=5)
-    await asyncio.wait_for(rig.broker.marked.wait(), timeout=5)
-    assert reply.status == row.status, (row.say, reply.message)
-    assert row.says in reply.message, (row.say, reply.message)
-    assert sorted(rig.broker.sent) == sorted(row.sent), (row.say, rig.broker.sent)
-    for device_id, values in row.sent.items():
-        got = rig.broker.sent[device_id]
-        assert all(n in got and same_value(n, v, got[n]) for n, v in values.items()), (row.say, device_id, got)
-
-
-async def _table(broker: Mosquitto, home: Inventory, rows: list[Row]) -> None:
-    async for rig in _rig(home, MqttSettings.from_url(broker.url)):
-        for row in rows:
-            await _play(rig, row)
-        assert rig.model.calls == 0
-        assert rig.model.requests == []
-
-
 def test_the_table_is_as_large_as_promised() -> None:
     """Keep at least 80 sentences over the two homes."""
     assert len(EXAMPLE_ROWS) + len(LARGE_ROWS) >= 80
@@ -330,14 +218,14 @@ def test_the_table_is_as_large_as_promised() -> None:
 
 async def test_everyday_sentences_in_the_example_home(broker: Mosquitto, home: Inventory) -> None:
     """Act on exactly the devices each sentence names in the example home, with no model call."""
-    await _table(broker, home, EXAMPLE_ROWS)
+    await table(broker, home, EXAMPLE_ROWS)
 
 
 async def test_everyday_sentences_in_the_large_house(broker: Mosquitto) -> None:
     """Act on exactly the devices each sentence names in the 170-device house, with no model call."""
     house = inventory.from_file(LARGE)
     assert len(house) == 170
-    await _table(broker, house, LARGE_ROWS)
+    await table(broker, house, LARGE_ROWS)
 
 
 @pytest.mark.parametrize(
@@ -365,11 +253,11 @@ async def test_a_part_not_understood_stops_the_whole_sentence(
 
 async def test_a_part_not_understood_sends_the_whole_sentence_to_the_model(broker: Mosquitto, home: Inventory) -> None:
     """Give the model the whole sentence, not the understood half, when one part is not understood."""
-    async for rig in _rig(home, MqttSettings.from_url(broker.url)):
-        rig.model.add(
+    async for wired in rig(home, MqttSettings.from_url(broker.url)):
+        wired.model.add(
             {"kind": "plan", "message": "Cozy.", "actions": [{"device": "kitchen_light", "set": ON, "reason": "asked"}]}
         )
-        reply = await rig.assistant.handle("turn on the kitchen light and make it cozy")
-        assert (reply.status, reply.path, rig.model.calls) == ("done", "model", 1)
-        prompt = str(rig.model.requests[0]["messages"])
+        reply = await wired.assistant.handle("turn on the kitchen light and make it cozy")
+        assert (reply.status, reply.path, wired.model.calls) == ("done", "model", 1)
+        prompt = str(wired.model.requests[0]["messages"])
         assert "turn on the kitchen light and make it cozy" in prompt
