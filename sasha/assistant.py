@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,17 +21,21 @@ from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
 from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
+from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
 from sasha.routines.book import RoutineBook
+from sasha.routines.engine import home_zone
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
+from sasha.routines.timers import Timers, revert
 from sasha.state import StateMirror
 from sasha.understanding import vocabulary
 from sasha.understanding.answers import Answer, Answers
-from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question
+from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question, Timed
 from sasha.understanding.lanes import Lane, lane
+from sasha.understanding.timing import When, say_delay
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -146,9 +151,13 @@ class Assistant:
         budget: ModelBudget | None = None,
         clock: Callable[[], float] = time.time,
         mirror: StateMirror | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
+        # One-shot timers, kept and fired where the routines run (`sasha run`); None elsewhere.
+        self.timers = timers
+        self._mirror = mirror
         self.executor = executor
         self.planner = planner
         self.confirm_mode = confirm
@@ -259,6 +268,8 @@ class Assistant:
             self._asked.pop(request.conversation, None)
         if word in vocabulary.UNDO:
             return await self._undo(request, approve)
+        if vocabulary.TIMERS_LIST.match(word) or (cancel := vocabulary.TIMERS_CANCEL.match(word)):
+            return await self._timer_control(request, cancel if not vocabulary.TIMERS_LIST.match(word) else None)
         if self.routines is not None and (manage := vocabulary.MANAGE.match(word)):
             return await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
         if word in vocabulary.YES or word in vocabulary.NO:
@@ -299,6 +310,8 @@ class Assistant:
             names = ", ".join(self.home.devices[i].name for i in chosen)
             message = f"I could not do “{question.text}” with the {names}, so I did nothing."
             return self._reply(request, "infeasible", message, path="fast")
+        if isinstance(found, Timed):
+            return await self._timed(request, found, approve)
         if found.problem is not None:
             return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
         return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
@@ -331,6 +344,8 @@ class Assistant:
                 known = f"I understood {done} but not" if done else "I did not understand"
                 message = f"{known} “{found.part}”, so I did nothing. Please say that part another way."
                 return self._reply(request, "clarify", message, path="fast")
+            if isinstance(found, Timed):
+                return await self._timed(request, found, approve)
             if isinstance(found, Match):
                 if found.problem is not None:
                     return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
@@ -435,6 +450,72 @@ class Assistant:
         note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
         done = f"Done. {message}" if path == "fast" else message
         return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
+
+    async def _timed(self, request: _Request, found: Timed, approve: bool) -> Reply:
+        """Set a timer for a command ("in 10 minutes", "at 11pm"), or act now and set one to put it back ("for")."""
+        if self.timers is None:
+            why = "timers are kept by `sasha run` (it fires them); nothing was set"
+            return self._reply(request, "infeasible", f"I can't do that here: {why}.", path="timer")
+        zone = home_zone(self.home.home.timezone)
+        due = found.timing.due(datetime.fromtimestamp(self._clock(), UTC), zone)
+        when = f"at {due.astimezone(zone):%H:%M} (in {say_delay(due.timestamp() - self._clock())})"
+        actions = found.match.actions
+        later = actions
+        if found.timing.when is When.FOR:
+            back = revert(self.home, actions, self._mirror.get if self._mirror is not None else None)
+            if back is None:
+                message = f"I do not know what to put back after {found.timing.phrase}, so I did nothing."
+                return self._reply(request, "infeasible", message, path="timer")
+            later = back
+        if needs_confirmation(self.home, list(later), ConfirmMode.SENSITIVE):
+            unsafe = sensitive_devices(self.home, list(later), ConfirmMode.SENSITIVE)
+            names = ", ".join(self.home.devices[d].name for d in unsafe)
+            why = f"a timer moves a sensitive device only towards safety (lock, close, off, arm): {names}"
+            return self._reply(request, "infeasible", f"I can't set that timer: {why}.", path="timer")
+        if found.timing.when is not When.FOR:
+            timer = await asyncio.to_thread(
+                self.timers.add, due.timestamp(), actions, found.match.summary, request.text
+            )
+            why = f"runs {when} (timer {timer.id})"
+            message = f"Timer set: {found.match.summary} {when}."
+            return self._reply(request, "done", message, actions=_pending_replies(actions, why), path="timer")
+        if needs_confirmation(self.home, list(actions), self.confirm_mode) and not approve:
+            why = "it needs your yes now: say it without the time, then set the timer"
+            return self._reply(request, "infeasible", f"I can't do that with a timer: {why}.", path="timer")
+        reply = await self._act(request, list(actions), f"{found.match.summary}.", (), approve, path="fast")
+        if reply.status != "done":
+            return reply
+        says = say_changes([(self.home.devices[a.device], a.set) for a in later])
+        timer = await asyncio.to_thread(self.timers.add, due.timestamp(), later, says, request.text)
+        return replace(reply, message=f"{reply.message} Back {when}: {says} (timer {timer.id}).", path="timer")
+
+    async def _timer_control(self, request: _Request, cancel: re.Match[str] | None) -> Reply:
+        """List the timers, or cancel one ("cancel timer 2") or all of them."""
+        if self.timers is None:
+            why = "timers are kept by `sasha run`, and none runs here"
+            return self._reply(request, "infeasible", f"There are no timers here: {why}.", path="timer")
+        pending = self.timers.pending
+        zone = home_zone(self.home.home.timezone)
+        listed = [f"{i}) {t.says} at {datetime.fromtimestamp(t.at, zone):%H:%M}" for i, t in enumerate(pending, 1)]
+        if cancel is None:
+            message = f"Timers: {'; '.join(listed)}." if listed else "No timers are set."
+            return self._reply(request, "answer", message, path="timer")
+        if not pending:
+            return self._reply(request, "infeasible", "No timers are set, so there is none to cancel.", path="timer")
+        number = cancel.group("n")
+        if cancel.group("all"):
+            gone = await asyncio.to_thread(self.timers.cancel, None)
+        elif number is not None and 1 <= int(number) <= len(pending):
+            gone = await asyncio.to_thread(self.timers.cancel, pending[int(number) - 1].id)
+        elif number is None and len(pending) == 1:
+            gone = await asyncio.to_thread(self.timers.cancel, pending[0].id)
+        else:
+            ask = f"Which timer: {'; '.join(listed)}? Say “cancel timer 2” or “cancel all timers”."
+            return self._reply(request, "clarify", ask, path="timer")
+        said = "; ".join(t.says for t in gone)
+        return self._reply(
+            request, "done", f"Cancelled {len(gone)} timer{'' if len(gone) == 1 else 's'}: {said}.", path="timer"
+        )
 
     async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:
         return await asyncio.to_thread(

@@ -13,16 +13,17 @@ import asyncio
 import logging
 import os
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sasha.executor import Executor, Result
+from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
 from sasha.home.capabilities import Value
 from sasha.routines.routine import DAYS, Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow
+from sasha.routines.timers import GRACE, Timer, Timers
 from sasha.state import StateMirror
 
 _LOGGER = logging.getLogger(__name__)
@@ -100,12 +101,14 @@ class RoutineEngine:
         zone: ZoneInfo,
         clock: Clock | None = None,
         audit: AuditLog | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self._mirror = mirror
         self._executor = executor
         self._zone = zone
         self.clock = clock or SystemClock()
         self._audit = audit
+        self.timers = timers
         self.routines: dict[str, Routine] = {}
         self._armed: dict[str, bool] = {}
         self._since: dict[str, datetime] = {}
@@ -184,7 +187,33 @@ class RoutineEngine:
             firing = await self._fire(routine, at)
             if firing is not None:
                 firings.append(firing)
+        if self.timers is not None:
+            due_timers = await asyncio.to_thread(self.timers.take_due, now.timestamp())
+            firings.extend([await self._ring(timer) for timer in due_timers])
         return firings
+
+    async def _ring(self, timer: Timer) -> Firing:
+        """Run a due timer's actions, or drop it when Sasha was down for longer than `GRACE`."""
+        at = datetime.fromtimestamp(timer.at, UTC)
+        late = (self.clock.now() - at).total_seconds()
+        if late > GRACE:
+            _LOGGER.warning(
+                "timer %s (%s) was due %.0f s ago, while Sasha was down: dropped", timer.id, timer.says, late
+            )
+            missed = f"missed by {late:.0f} s"
+            await self._record(at, f"timer {timer.says}", status="infeasible", message=missed, source="timer")
+            return Firing(f"timer {timer.id}", at, ())
+        started = _time.perf_counter()
+        outcomes = await self._executor.execute(list(timer.actions))
+        firing = Firing(f"timer {timer.id}", at, tuple(f"{o.action.device}:{o.result.value}" for o in outcomes))
+        self.fired.append(firing)
+        _LOGGER.info("timer %s fired: %s", timer.id, ", ".join(firing.results))
+        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        text = f"timer {timer.says}"
+        await self._record(
+            at, text, status=status, message=timer.says, source="timer", outcomes=outcomes, started=started
+        )
+        return firing
 
     def _conditions_hold(self, routine: Routine, at: datetime) -> bool:
         local = at.astimezone(self._zone).time()
@@ -206,34 +235,52 @@ class RoutineEngine:
         firing = Firing(routine.id, at, results)
         self.fired.append(firing)
         _LOGGER.info("routine %s fired: %s", routine.id, ", ".join(results))
-        if self._audit is not None:
-            published = any(o.result is Result.PUBLISHED for o in outcomes)
-            await self._audit.record(
-                Entry(
-                    at=at.timestamp(),
-                    request_id=None,
-                    conversation=None,
-                    source="routine",
-                    text=f"routine {routine.name}",
-                    status="done" if published else "infeasible",
-                    message=f"{routine.name} fired",
-                    path="routine",
-                    actions=[
-                        {
-                            "device": o.action.device,
-                            "set": dict(o.action.set),
-                            "reason": o.action.reason,
-                            "result": o.result.value,
-                            "error": o.error,
-                        }
-                        for o in outcomes
-                    ],
-                    model_calls=[],
-                    tokens=0,
-                    latency_ms=(_time.perf_counter() - started) * 1000,
-                )
-            )
+        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        text, message = f"routine {routine.name}", f"{routine.name} fired"
+        await self._record(
+            at, text, status=status, message=message, source="routine", outcomes=outcomes, started=started
+        )
         return firing
+
+    async def _record(
+        self,
+        at: datetime,
+        text: str,
+        *,
+        status: str,
+        message: str,
+        source: str,
+        outcomes: Sequence[Outcome] = (),
+        started: float = 0.0,
+    ) -> None:
+        """Write a firing to the audit log, as a request of its own from `source`."""
+        if self._audit is None:
+            return
+        await self._audit.record(
+            Entry(
+                at=at.timestamp(),
+                request_id=None,
+                conversation=None,
+                source=source,
+                text=text,
+                status=status,
+                message=message,
+                path=source,
+                actions=[
+                    {
+                        "device": o.action.device,
+                        "set": dict(o.action.set),
+                        "reason": o.action.reason,
+                        "result": o.result.value,
+                        "error": o.error,
+                    }
+                    for o in outcomes
+                ],
+                model_calls=[],
+                tokens=0,
+                latency_ms=(_time.perf_counter() - started) * 1000 if started else 0.0,
+            )
+        )
 
 
 def home_zone(name: str | None) -> ZoneInfo:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sasha.assistant import Assistant
 from sasha.config import Settings
@@ -19,7 +21,10 @@ from sasha.policy import ConfirmMode, ModelBudget, PendingPlans
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import RoutineEngine, home_zone
 from sasha.routines.store import RoutineStore
+from sasha.routines.timers import Timers, TimersFileError
 from sasha.state import StateMirror
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +92,10 @@ async def running(
             executor = Executor(home, link, mirror)
             planner = make_planner(home, settings, client, mirror)
             engine = None
+            timers = _timers(settings.state_dir / "timers.json", home) if run_routines else None
             if run_routines:
-                engine = RoutineEngine(mirror, executor, zone=home_zone(home.home.timezone), audit=audit)
+                zone = home_zone(home.home.timezone)
+                engine = RoutineEngine(mirror, executor, zone=zone, audit=audit, timers=timers)
             topic = f"{settings.api_topic}/routines"
 
             def publish(text: str) -> None:
@@ -107,6 +114,7 @@ async def running(
                 pending=pending,
                 budget=budget,
                 mirror=mirror,
+                timers=timers,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
@@ -114,3 +122,14 @@ async def running(
             await client.close()
         audit.close()
         pending.close()
+
+
+def _timers(path: Path, home: Inventory) -> Timers | None:
+    """Load the timers file; a broken one is named in the log and left alone (no timers this run)."""
+    timers = Timers(path, home)
+    try:
+        timers.load()
+    except TimersFileError as err:
+        _LOGGER.error("%s: timers are off until it is fixed or removed", err)  # noqa: TRY400 (the message is whole)
+        return None
+    return timers

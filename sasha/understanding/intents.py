@@ -20,11 +20,11 @@ from sasha.home.inventory import Device, DeviceType, Inventory, Room
 from sasha.home.safety import safe_direction
 from sasha.home.validation import validate
 from sasha.home.wording import say_changes
-from sasha.understanding import grammar, vocabulary
+from sasha.understanding import grammar, timing, vocabulary
 from sasha.understanding.answers import Answer, Answers, Ask
 from sasha.understanding.sentences import Match, Question, Templates
 
-__all__ = ["VOLUME_STEP", "Answer", "Bare", "FastPath", "Match", "NotUnderstood", "Question"]
+__all__ = ["VOLUME_STEP", "Answer", "Bare", "FastPath", "Match", "NotUnderstood", "Question", "Timed"]
 
 
 # --- the compiled grammar in front of hassil ------------------------------------------------
@@ -136,6 +136,14 @@ class Bare:
 
 
 @dataclass(frozen=True, slots=True)
+class Timed:
+    """A command for later ("in 10 minutes", "at 11pm") or for a while ("for 10 minutes")."""
+
+    match: Match
+    timing: timing.Timing
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a command-like sentence was not done, in words: a typo's likely fix, or a device the home lacks."""
 
@@ -168,17 +176,35 @@ class FastPath:
         words |= {w for kind in vocabulary.kind_words() for w in kind.split()}
         self._known = sorted(words)
 
-    def match(self, text: str, *, area: str | None = None) -> Match | Question | Answer | NotUnderstood | Bare | None:
+    def match(
+        self, text: str, *, area: str | None = None
+    ) -> Match | Question | Answer | NotUnderstood | Bare | Timed | None:
         """Resolve a sentence entirely, ask about it, or return None for the planner.
 
         `area` is the room the request comes from (a satellite's area): "turn off the lights"
         then means that room's lights. An area that names no room of this home is ignored.
         """
         said = grammar.normalize(text).replace(" , ", ", ").strip(" ,")
-        found = self._match(text, said, self._room(area))
+        here = self._room(area)
+        later = timing.split(said)
+        if later is not None:
+            timed = self._timed(later, here)
+            if timed is not None:
+                return timed
+        found = self._match(text, said, here)
         if isinstance(found, Question) and not found.text:
             return replace(found, text=said)
         return found
+
+    def _timed(self, later: timing.Timing, here: Room | None) -> Timed | Match | Question | None:
+        """Read the command of a timed sentence; None when it is not a command read here."""
+        found = self._match(later.command, later.command, here)
+        if isinstance(found, Match):
+            return found if found.problem is not None or not found.actions else Timed(found, later)
+        if isinstance(found, Question):
+            # The answer completes the whole sentence, time phrase included.
+            return replace(found, text=f"{found.text or later.command} {later.phrase}")
+        return None
 
     def _room(self, area: str | None) -> Room | None:
         """Return the one room an area names (by id, name or alias), or None."""
@@ -306,7 +332,7 @@ class FastPath:
     def _again(question: Question, candidates: list[Device], why: str | None) -> Question:
         return replace(question, message=f"{why} {grammar.which(question.words, candidates)}")
 
-    def complete(self, question: Question, chosen: tuple[str, ...]) -> Match | Question | Answer | None:
+    def complete(self, question: Question, chosen: tuple[str, ...]) -> Match | Question | Answer | Timed | None:
         """Run the sentence that asked `question` again with the chosen devices named in it.
 
         The result keeps that sentence's verb and value; it never acts on a candidate that was
@@ -321,9 +347,10 @@ class FastPath:
             found = self.match(sentence)
             if isinstance(found, Question | Answer):
                 return found
-            if isinstance(found, Match):
+            if isinstance(found, Match | Timed):
                 others = set(question.candidates) - set(chosen)
-                if any(a.device in others for a in found.actions):
+                actions = found.actions if isinstance(found, Match) else found.match.actions
+                if any(a.device in others for a in actions):
                     return None
                 return found
         return None

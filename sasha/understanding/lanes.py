@@ -34,6 +34,8 @@ def lane(text: str) -> Lane:
     said = vocabulary.spoken(text)
     if said in vocabulary.UNDO or said in vocabulary.YES or said in vocabulary.NO or vocabulary.MANAGE.match(said):
         return Lane.CONTROL
+    if vocabulary.TIMERS_LIST.match(said) or vocabulary.TIMERS_CANCEL.match(said):
+        return Lane.CONTROL
     if any(word in vocabulary.LOCAL_WORDS for word in _WORD.findall(said)):
         return Lane.LOCAL
     return Lane.MODEL

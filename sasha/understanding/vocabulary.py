@@ -190,3 +190,16 @@ WHITES = {"warm white": 2700, "soft white": 3000, "neutral white": 4000, "cool w
 OUTDOOR_WORDS = frozenset({"garden", "yard", "backyard", "outside", "outdoor", "outdoors", "patio", "terrace"})
 OUTDOOR_WORDS |= {"balcony", "porch", "driveway", "deck", "lawn"}
 """Words in a room's name that say it is outdoors: "how warm is it outside" reads its sensors."""
+
+
+# --- timers --------------------------------------------------------------------------------------
+
+TIMERS_LIST = re.compile(
+    r"^(?:(?:what|which|list|show)(?: me)?(?: the| my| all)? timers?(?: are| is)?(?: set| running| there| on)?"
+    r"|(?:are|is) there (?:any )?timers?(?: set| running)?)$"
+)
+""""what timers are set", "list the timers", "are there any timers"."""
+TIMERS_CANCEL = re.compile(
+    r"^(?:cancel|stop|delete|remove|clear)(?: the| my)? (?:(?P<all>all(?: the| my)? timers)|timers?(?: (?P<n>\d+))?)$"
+)
+""""cancel the timer", "cancel timer 2", "cancel all timers"."""
