@@ -1,11 +1,11 @@
-"""Latency of explicit commands on the local fast path, over the MQTT API, on two homes.
+"""Latency of explicit commands on the local fast path, over the MQTT API, on three homes.
 
 A client publishes a request on `sasha/request`; the daemon matches it locally (no model),
-validates it and publishes the device command. Printed, for the example home and for the
-170-device scenario house: p50/p99 from the request being sent to the device command
-arriving at a subscriber, and to the reply arriving, for N requests against a private
-mosquitto. The sentences alternate between devices named outright ("turn on the kitchen
-light") and rooms ("turn off the lights in the study"), so both forms are measured.
+validates it and publishes the device command. Printed, for the example home, the 170-device
+scenario house and a generated home of 1,000 devices: p50/p99 from the request being sent to
+the device command arriving at a subscriber, and to the reply arriving, for N requests against
+a private mosquitto. The sentences alternate between devices named outright ("turn on the
+kitchen light") and rooms ("turn off the lights in the study"), so both forms are measured.
 
 Each home is measured twice: as deployed (`sasha run` and `sasha sim` as their own processes,
 with the audit log on disk) and in one process (the daemon, the simulator and the client on one
@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
+import yaml
 from harness import percentile, start_sasha
 
 from sasha.adapters import adapter_for
@@ -36,6 +37,7 @@ from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.planner import Planner
+from sasha.sim import synthetic
 from sasha.sim.testbed import simulated_home
 from sasha.surfaces.daemon import Daemon
 
@@ -161,10 +163,23 @@ async def _measure(
     return to_command, to_reply, bare
 
 
+def _generated(count: int, folder: Path) -> tuple[Path, list[str], list[str]]:
+    """Write a generated home of `count` devices; return its file, six of its lights and four rooms with lights."""
+    data = synthetic.home_data(count)
+    path = folder / f"generated-{count}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    home = inventory.from_file(path)
+    lights = [d for d in home.devices.values() if d.type.value == "light"]
+    rooms = list(dict.fromkeys(d.room for d in lights))
+    return path, [d.id for d in lights[:: max(1, len(lights) // 6)][:6]], rooms[:4]
+
+
 async def main(requests: int) -> None:
-    """Run the benchmark on both homes, as deployed and in one process, and print the figures."""
+    """Run the benchmark on the homes, as deployed and in one process, and print the figures."""
     print(f"requests: {requests} explicit commands per home over the MQTT API, no model configured")
-    for label, (path, devices, rooms) in HOMES.items():
+    folder = Path(tempfile.mkdtemp(prefix="sasha-latency-homes-"))
+    homes = {**HOMES, "generated home of 1,000 devices": _generated(1000, folder)}
+    for label, (path, devices, rooms) in homes.items():
         home = inventory.from_file(path)
         for deployed in (True, False):
             to_command, to_reply, bare = await _measure(home, path, devices, rooms, requests, deployed=deployed)

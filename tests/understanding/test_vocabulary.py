@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sasha.home.inventory import Inventory
+from sasha.sim import synthetic
 from sasha.understanding import vocabulary
 from sasha.understanding.intents import FastPath, Match
 from sasha.understanding.lanes import LOCAL_MAX, Lane, lane
@@ -66,3 +67,21 @@ def test_kind_words_are_one_table_for_both_matchers(home: Inventory) -> None:
     assert "fans" in vocabulary.kinds_of(fan)
     assert "tv" in vocabulary.kinds_of(home.devices["living_room_tv"])
     assert "lamp" not in vocabulary.kinds_of(home.devices["kitchen_light"])
+
+
+def test_the_compiled_tables_do_not_grow_per_request() -> None:
+    """Keep the word tables and hassil's slot lists as built, and hassil's cache bounded, at 10,000 devices."""
+    house = synthetic.home(10_000)
+    fast = FastPath(house)
+    words = fast._words
+    hassil = fast._hassil
+    before = (len(words.devices), len(words.rooms), len(words.floors), sum(map(len, words.devices.values())))
+    lists = {name: len(slot.values) for name, slot in hassil._lists.items()}  # type: ignore[attr-defined]
+    names = [d.name.lower() for d in list(house.devices.values())[:100]]
+    for i in range(1_200):
+        fast.match(f"turn {'on' if i % 2 else 'off'} the {names[i % 100]}")
+        fast.match(f"please do the thing number {i}")  # read by nothing: hassil's turn, and its cache's
+    after = (len(words.devices), len(words.rooms), len(words.floors), sum(map(len, words.devices.values())))
+    assert after == before
+    assert {name: len(slot.values) for name, slot in hassil._lists.items()} == lists  # type: ignore[attr-defined]
+    assert len(hassil._cache) <= 512
