@@ -129,12 +129,13 @@ async def test_a_conversation_sets_lists_and_cancels_timers(rig: Rig, tmp_path: 
     """Ask which lamp, set the timer for the one chosen, list it, refuse an unsafe one, cancel it."""
     timers = Timers(tmp_path / "timers.json", rig.home)
     planner = Planner(rig.home, None, state=rig.mirror.snapshot)
-    assistant = Assistant(rig.home, rig.executor, planner, mirror=rig.mirror, timers=timers)
+    noon = NOON.timestamp  # the order of the list depends on the time of day
+    assistant = Assistant(rig.home, rig.executor, planner, mirror=rig.mirror, timers=timers, clock=noon)
     asked = await assistant.handle("turn off the lamp in 10 minutes", conversation="c")
     assert asked.status == "clarify", asked.message
     set_ = await assistant.handle("the bedside one", conversation="c")
     assert set_.status == "done", set_.message
-    assert set_.message.startswith("Timer set: Bedside lamp off at ")
+    assert set_.message == "Timer set: Bedside lamp off at 12:10 (in 10 min)."
     assert [(a.device, a.result) for a in set_.actions] == [("bedroom_bedside_lamp", "skipped")]
     assert [a.device for t in timers.pending for a in t.actions] == ["bedroom_bedside_lamp"]
     unsafe = await assistant.handle("unlock the front door in 5 minutes", conversation="c")
