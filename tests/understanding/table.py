@@ -7,8 +7,10 @@ read it) and on the scripted server's call log (zero calls over the whole table)
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sasha.adapters import adapter_for
@@ -20,6 +22,7 @@ from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
+from sasha.routines.timers import Timers
 from sasha.sim import testbed
 from sasha.sim.testbed import simulated_home
 from tests.conftest import model_settings
@@ -98,11 +101,16 @@ async def rig(home: Inventory, settings: MqttSettings) -> AsyncIterator[Rig]:
         await spy_link.wait_connected(5)
         client = ModelClient(model_settings(model))
         planner = Planner(home, client, state=bed.mirror.snapshot)
-        try:
-            alone = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot), mirror=bed.mirror)
-            yield Rig(bed, spy, Assistant(home, bed.executor, planner, mirror=bed.mirror), model, alone)
-        finally:
-            await client.close()
+        with tempfile.TemporaryDirectory(prefix="sasha-table-") as state:
+            # Timers are kept (never fired here): a timed row sends nothing now.
+            timers = Timers(Path(state) / "timers.json", home)
+            try:
+                bare = Planner(home, None, state=bed.mirror.snapshot)
+                alone = Assistant(home, bed.executor, bare, mirror=bed.mirror, timers=timers)
+                full = Assistant(home, bed.executor, planner, mirror=bed.mirror, timers=timers)
+                yield Rig(bed, spy, full, model, alone)
+            finally:
+                await client.close()
 
 
 async def play(rig: Rig, row: Row) -> None:

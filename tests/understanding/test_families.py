@@ -102,6 +102,14 @@ def example_rows(home: Inventory) -> list[Row]:
             living_room_tv={"playback": "playing"},
             bedroom_speaker={"playback": "stopped"},
         ),
+        # time: kept as timers, nothing is sent now; the routines' safety rule
+        Row("turn off the lights in the kitchen in 10 minutes", says="Timer set: Kitchen light off at"),
+        Row("in half an hour turn off the tv", says="Timer set: Television off at"),
+        Row("lock the front door at 11pm", says="Timer set: Front door lock locked at 23:00"),
+        Row("unlock the front door in 5 minutes", status="infeasible", says="only towards safety"),
+        Row("turn on the ceiling fan for 10 minutes", {"bedroom_fan": ON}, says="Back at", given={"bedroom_fan": OFF}),
+        answer("what timers are set", "Timers: 1) "),
+        Row("cancel all timers", says="Cancelled 4 timers"),
         # the place the request comes from
         Row("turn off the lights", dict.fromkeys(["bedroom_light", "bedroom_bedside_lamp"], OFF), area="bedroom"),
         Row("turn on the lights", {"kitchen_light": ON}, area="Kitchen"),
@@ -136,6 +144,10 @@ LARGE_ROWS = [
     ask("what's the temperature", "where? I have readings in 21 rooms"),
     answer("how warm is it outside", "no room here is outdoors"),
     ask("make it warmer", "Which one do you mean"),
+    answer("what's playing", "Playing: Gym speaker", gym_speaker={"playback": "playing"}),
+    answer("is anything on upstairs", "Nursery lamp", nursery_lamp=ON),
+    Row("turn off the gym lamp at 23 30", says="Timer set: Gym lamp off at 23:30"),
+    Row("cancel the timer", says="Cancelled 1 timer: Gym lamp off."),
 ]
 
 
