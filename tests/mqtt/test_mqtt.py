@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -401,3 +402,12 @@ async def test_overlapping_subscriptions_are_warned_about(caplog: pytest.LogCapt
     caplog.clear()
     await link.subscribe(["x/y"], lambda _: None)
     assert "subscription x/y overlaps x/+" in caplog.text
+
+
+async def test_aiomqtt_still_keeps_the_puback_table_the_outbox_uses() -> None:
+    """Fail clearly on an aiomqtt that no longer keeps `_pending_publishes` Events and `_client` (paho)."""
+    client = aiomqtt.Client("127.0.0.1", 1)
+    table = client._pending_publishes
+    assert isinstance(table, dict)
+    assert hasattr(client._client, "publish")
+    assert "_pending_publishes.pop(mid).set()" in inspect.getsource(aiomqtt.Client._on_publish)
