@@ -15,7 +15,7 @@ from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.planner import Planner
 from sasha.planning.prompts import Prompts
-from sasha.policy import ConfirmMode, ModelBudget, PendingPlans
+from sasha.policy import Approvers, ConfirmMode, ModelBudget, PendingPlans
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import RoutineEngine, home_zone
 from sasha.routines.store import RoutineStore
@@ -74,6 +74,8 @@ async def running(
         per_minute=settings.budget.per_minute,
         per_day=settings.budget.per_day,
         per_request=settings.planner.max_calls,
+        per_user_minute=settings.budget.per_user_minute,
+        per_user_day=settings.budget.per_user_day,
     )
     try:
         session = {} if session_expiry is None else {"session_expiry": session_expiry}
@@ -107,6 +109,7 @@ async def running(
                 pending=pending,
                 budget=budget,
                 mirror=mirror,
+                approvers=Approvers.of(settings.api.owners, settings.api.device_owners),
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
