@@ -32,7 +32,7 @@ from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.policy import ModelBudget, PendingPlans
+from sasha.policy import Approvers, ModelBudget, PendingPlans
 from sasha.state import StateMirror
 from sasha.surfaces.daemon import Daemon, DaemonOptions, node_id
 from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, run_sasha, start_sasha
@@ -60,6 +60,7 @@ async def serving(
     executor: Executor | None = None,
     budget: ModelBudget | None = None,
     pending: PendingPlans | None = None,
+    approvers: Approvers | None = None,
     **options: Any,
 ) -> AsyncIterator[Served]:
     """Serve the MQTT API on the rig (or on `link`) until the block ends."""
@@ -67,7 +68,9 @@ async def serving(
     mirror = rig.mirror
     planner = Planner(rig.home, client, state=mirror.snapshot)
     audit = AuditLog(tmp_path / f"audit-{uuid.uuid4().hex[:6]}.db")
-    assistant = Assistant(rig.home, executor or rig.executor, planner, audit=audit, budget=budget, pending=pending)
+    assistant = Assistant(
+        rig.home, executor or rig.executor, planner, audit=audit, budget=budget, pending=pending, approvers=approvers
+    )
     # These tests are about the anonymous topics of a single-user set-up (test_identity.py: users).
     daemon = Daemon(assistant, link or rig.link, options=DaemonOptions(**{"open": True, **options}))
     stop = asyncio.Event()
