@@ -245,7 +245,7 @@ class Daemon:
         """Serve until `stop` is set, then finish the queued requests and those in flight."""
         options = self._options
         self._link.on_connect(self._on_connected)
-        self._link.prioritize(self._urgent)
+        self._link.prioritize(self._urgent, self._lane)
         share = f"$share/{options.share}/" if options.share else ""
         async with asyncio.TaskGroup() as group:
             workers = [
@@ -330,6 +330,11 @@ class Daemon:
                 user = topic[len(base) + 1 :]
                 return bool(user) and "/" not in user and len(user) <= _USER_MAX, user
         return False, None
+
+    def _lane(self, topic: str) -> str | None:
+        """Return the user a request or confirmation topic stands for ("" when anonymous), for turns in the inbox."""
+        served, user = self._user(topic)
+        return (user or "") if served else None
 
     def _urgent(self, topic: str, payload: bytes) -> bool:
         """Tell whether a received message goes ahead of the others: confirmations and explicit commands."""
