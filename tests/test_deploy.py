@@ -394,3 +394,33 @@ async def test_one_users_flood_leaves_another_users_command_answered(locked: Loc
     assert users["alice"]["busy"] > 0
     assert users["mallory"].get("busy", 0) == 0
     assert users["mallory"]["answered"] >= 1
+
+
+@in_module_loop
+async def test_home_assistant_asks_as_itself_on_the_topics_sasha_announces(locked: Locked) -> None:
+    """Let Home Assistant's user read Sasha's discovery, ask on its topic, probe and read its replies."""
+    async with locked.client("homeassistant") as ha:
+        await ha.subscribe("homeassistant/text/sasha_sasha/request/config", qos=1)
+        await ha.subscribe("homeassistant/sensor/sasha_sasha/reply/config", qos=1)
+        configs = {}
+        async with asyncio.timeout(10):
+            async for message in ha.messages:
+                configs[message.topic.value.split("/")[1]] = json.loads(_payload(message))
+                if len(configs) == 2:
+                    break
+        assert configs["text"]["command_topic"] == "sasha/request/homeassistant"
+        reply_topic = configs["sensor"]["state_topic"]
+        assert reply_topic == "sasha/reply/homeassistant"
+        # The integration's probe of its own reply prefix comes back to it.
+        await ha.subscribe("sasha/reply/homeassistant/entry/#", qos=1)
+        await ha.publish("sasha/reply/homeassistant/entry/probe", b'{"probe": true}', qos=1)
+        async with asyncio.timeout(10):
+            probe = await anext(aiter(ha.messages))
+        assert probe.topic.value == "sasha/reply/homeassistant/entry/probe"
+        # What the text box sends: plain text, answered where the sensor reads.
+        await ha.subscribe(reply_topic, qos=1)
+        await ha.publish(configs["text"]["command_topic"], b"turn off the office light", qos=1)
+        async with asyncio.timeout(20):
+            answer = await anext(aiter(ha.messages))
+    assert answer.topic.value == reply_topic
+    assert json.loads(_payload(answer))["status"] == "done"
