@@ -314,22 +314,23 @@ async def test_discovery_is_announced_again_on_home_assistants_birth(rig: Rig, t
 
 
 async def test_the_recipe_reads_only_its_own_reply(rig: Rig, tmp_path: Path) -> None:
-    """Run the README recipe twice at once: each client reads exactly its own reply, no model needed."""
+    """Run running.md's recipe as two users at once: each reads exactly its own reply, no model needed."""
 
     async def client_asks(name: str, text: str) -> list[dict[str, Any]]:
-        inbox = f"sasha/reply/{name}"
+        inbox = f"sasha/reply/{name}/kitchen"
         async with _client(rig) as client:
             await client.subscribe(inbox, qos=1)
-            await client.publish("sasha/request", json.dumps({"text": text, "id": name, "reply_to": inbox}), qos=1)
+            body = {"text": text, "id": name, "reply_to": inbox}
+            await client.publish(f"sasha/request/{name}", json.dumps(body), qos=1)
             got = [_json(await _next(client))]
             # A marker request on the same inbox: whatever else reached it arrives before the marker.
             marker = {"text": "turn off the garage light", "id": f"{name}-end", "reply_to": inbox}
-            await client.publish("sasha/request", json.dumps(marker), qos=1)
+            await client.publish(f"sasha/request/{name}", json.dumps(marker), qos=1)
             while got[-1]["id"] != f"{name}-end":
                 got.append(_json(await _next(client)))
             return got
 
-    async with serving(rig, None, tmp_path):
+    async with serving(rig, None, tmp_path, open=False):
         ours, theirs = await asyncio.gather(
             client_asks("alice", "turn on the office light"), client_asks("bob", "turn on the bathroom light")
         )
