@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sasha.assistant import Assistant
 from sasha.config import Settings
+from sasha.errors import ConfigError
 from sasha.executor import Executor
 from sasha.history.audit import AuditLog
 from sasha.home.inventory import Inventory
@@ -65,6 +66,10 @@ async def running(
     `shared_pending` keeps plans waiting for a yes in `<state_dir>/pending.db`, where every
     daemon sharing the state directory finds them.
     """
+    unknown = sorted(set(settings.api.device_owners) - set(home.devices))
+    if unknown:
+        # A misspelt device would otherwise silently fall back to the owners.
+        raise ConfigError(f"api.device_owners: no device {', '.join(map(repr, unknown))} in the inventory")
     status = f"{settings.api_topic}/status" if announce else None
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None

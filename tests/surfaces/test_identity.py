@@ -16,7 +16,7 @@ import aiomqtt
 from sasha.mqtt.connection import Incoming
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.policy import Approvers, ModelBudget
-from tests.conftest import Rig
+from tests.conftest import EXAMPLE, Rig, run_sasha
 from tests.surfaces.test_api_hardening import _client, _json, _next, serving
 
 UNLOCK = {"text": "unlock the front door"}
@@ -127,3 +127,11 @@ async def test_one_users_requests_for_the_model_spend_only_that_users_budget(
     assert bob["status"] == "answer"
     assert users["alice"]["model_budget_refused"] == 1
     assert "model_budget_refused" not in users["bob"]
+
+
+async def test_a_device_owner_of_no_device_is_a_configuration_error(tmp_path: Path) -> None:
+    """Refuse `sasha run --device-owner` naming no device of the inventory, with exit code 2."""
+    args = ("run", "--devices", str(EXAMPLE), "--mqtt-url", "mqtt://127.0.0.1:1", "--state-dir", str(tmp_path))
+    code, _, err = await run_sasha(*args, "--device-owner", "front_dor=carol")
+    assert code == 2
+    assert "api.device_owners: no device 'front_dor' in the inventory" in err
