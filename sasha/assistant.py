@@ -130,6 +130,7 @@ class _Asked:
     question: Question
     route: str | None
     expires: float
+    user: str | None = None
 
 
 @dataclass(slots=True)
@@ -288,7 +289,11 @@ class Assistant:
     async def _answer(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
         word = " ".join(request.text.lower().strip(" .!?").split())
         asked = self._asked.get(request.conversation)
-        if asked is not None and asked.expires > self._clock() and asked.route == request.route:
+        if (
+            asked is not None
+            and asked.expires > self._clock()
+            and (asked.route, asked.user) == (request.route, request.user)
+        ):
             reply = await self._answered(request, asked.question, word, approve)
             if reply is not None:
                 return reply
@@ -345,7 +350,7 @@ class Assistant:
         self._asked.pop(request.conversation, None)
         while len(self._asked) >= _ASKED_MAX:
             self._asked.pop(next(iter(self._asked)))  # anyone may open conversations: keep the newest
-        self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl)
+        self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl, request.user)
         return self._reply(request, "clarify", message, path="fast")
 
     async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:

@@ -152,10 +152,14 @@ class PendingPlans:
     once. The methods block on the file briefly: call them from a worker thread.
     """
 
-    def __init__(self, home: Inventory, *, ttl: float = 120.0, limit: int = 256, path: Path | None = None) -> None:
+    def __init__(
+        self, home: Inventory, *, ttl: float = 120.0, limit: int = 256, per_user: int = 16, path: Path | None = None
+    ) -> None:
         self.ttl = ttl
         self._home = home
         self._limit = limit
+        # One user's many questions must not push another user's plans out of the store.
+        self._per_user = per_user
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from worker threads one at a time under the lock; autocommit,
@@ -207,6 +211,11 @@ class PendingPlans:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM pending WHERE expires <= ?", (now,))
+                self._db.execute(
+                    "DELETE FROM pending WHERE token IN (SELECT token FROM pending WHERE user IS ?"
+                    " ORDER BY created DESC LIMIT -1 OFFSET ?)",
+                    (user, self._per_user - 1),
+                )
                 self._db.execute(
                     "DELETE FROM pending WHERE token IN (SELECT token FROM pending ORDER BY created DESC"
                     " LIMIT -1 OFFSET ?)",

@@ -147,3 +147,15 @@ def test_a_pending_file_of_an_older_version_is_started_afresh(home: Inventory, t
     held = pending.add([Action("office_light", {"power": "on"})], "m", "c", 0.0, user="alice")
     assert pending.get(held.token, 1.0) == held
     pending.close()
+
+
+def test_one_users_many_plans_never_push_out_another_users(home: Inventory) -> None:
+    """Keep each user's newest plans only (16), so a flood of questions keeps the others' plans waiting."""
+    pending = PendingPlans(home, per_user=16)
+    unlock = [Action("front_door", {"lock": "unlocked"})]
+    bobs = pending.add(unlock, "m", "b", 0.0, user="bob")
+    alices = [pending.add(unlock, "m", f"a{n}", 0.0 + n / 1000, user="alice") for n in range(40)]
+    assert pending.get(bobs.token, 1.0) == bobs
+    assert pending.get(alices[0].token, 1.0) is None
+    assert all(pending.get(p.token, 1.0) is not None for p in alices[-16:])
+    pending.close()

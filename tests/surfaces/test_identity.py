@@ -135,3 +135,17 @@ async def test_a_device_owner_of_no_device_is_a_configuration_error(tmp_path: Pa
     code, _, err = await run_sasha(*args, "--device-owner", "front_dor=carol")
     assert code == 2
     assert "api.device_owners: no device 'front_dor' in the inventory" in err
+
+
+async def test_another_users_answer_never_completes_a_users_question(rig: Rig, tmp_path: Path) -> None:
+    """Leave alice's "Which fan?" to alice: bob's "the ceiling fan" in her conversation and route does nothing."""
+    async with serving(rig, None, tmp_path, open=False), _client(rig) as client:
+        await client.subscribe("sasha/response", qos=1)
+        body = {"conversation": "c1", "reply_to": "sasha/response"}
+        await client.publish("sasha/request/alice", json.dumps(body | {"text": "turn on the fan"}), qos=1)
+        asked = _json(await _next(client))
+        await client.publish("sasha/request/bob", json.dumps(body | {"text": "the ceiling fan"}), qos=1)
+        theirs = _json(await _next(client))
+    assert (asked["status"], theirs["status"]) == ("clarify", "clarify")
+    assert asked["message"].startswith("Which fan")
+    assert theirs["message"] == "What should I do with the Ceiling fan?"
