@@ -1,14 +1,17 @@
-"""A flood of requests against `sasha run`, and how soon a legitimate explicit command is answered.
+"""One user's flood against `sasha run`, and how soon another user's explicit command is answered.
 
 A private mosquitto, the example home, a scripted model and `sasha run` as a process with its
-default queues and model budget (60 calls a minute). A flooder — its own process, so it does
-not share an event loop with the measuring client — publishes `--requests` requests as fast
-as it can: every other one malformed (`"text": 5`), the rest gibberish for the model, all
-asking for a reply. When the first half is at the broker, this process sends "turn on the
-office light" and times it to its reply, then a few more while the flood drains.
+default queues and model budgets (60 calls a minute in all, 30 per user). A flooder, user A
+("alice", on `sasha/request/alice`) in its own process, so it does not share an event loop
+with the measuring client, publishes `--requests` requests as fast as it can: a third valid
+explicit commands ("turn on/off the office light"), a third malformed (`"text": 5`), a third
+gibberish for the model, all asking for a reply. When the first half is at the broker, user B
+("bob", on `sasha/request/bob`) sends "turn on the kitchen light" and times it to its reply,
+then a few more while the flood drains; after the flood, B asks the model something.
 
-Printed: the legitimate commands' latency, the daemon's counters, model calls, RSS before and
-after, and whether the daemon is alive.
+Printed: B's commands' latency, whether B's request for the model got the model (A spent only
+A's budget), the daemon's counters and A's and B's, model calls, RSS before and after, and
+whether the daemon is alive.
 
     .venv/bin/python bench/flood.py [--requests 5000]
 """
@@ -32,7 +35,8 @@ from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.scripted import ScriptedModel
 
 ROOT = Path(__file__).resolve().parent.parent
-INBOX = "sasha/reply/legit"
+INBOX = "sasha/reply/bob"
+ASK = "sasha/request/bob"
 
 # The flooder: paho with a wide in-flight window, publishing without waiting for each PUBACK.
 FLOODER = """
@@ -49,9 +53,9 @@ for i in range(count):
     if i == count // 2:
         sent[-1].wait_for_publish(60)  # the first half is at the broker, ahead of what comes next
         print("half", flush=True)
-    text = 5 if i % 2 else f"zorp {i} blee frum quax"
-    body = {"text": text, "id": i, "reply_to": "sasha/reply/flood"}
-    sent.append(client.publish("sasha/request", json.dumps(body), qos=1))
+    text = [5, f"zorp {i} blee frum quax", "turn on the office light" if i % 2 else "turn off the office light"][i % 3]
+    body = {"text": text, "id": i, "reply_to": "sasha/reply/alice/flood"}
+    sent.append(client.publish("sasha/request/alice", json.dumps(body), qos=1))
 for info in sent:
     info.wait_for_publish(60)
 print("done", flush=True)
@@ -79,11 +83,11 @@ class Replies:
             self.arrived.set()
 
 
-async def _ask(link: MqttConnection, replies: Replies, ident: str, timeout: float = 60) -> None:
+async def _ask(link: MqttConnection, replies: Replies, ident: str, timeout: float = 60, text: str = "") -> None:
     replies.arrived.clear()
     replies.sent[ident] = time.perf_counter()
-    body = {"text": "turn on the office light" if len(replies.sent) % 2 else "turn off the office light"}
-    link.publish_nowait("sasha/request", json.dumps(body | {"id": ident, "reply_to": INBOX}))
+    text = text or ("turn on the kitchen light" if len(replies.sent) % 2 else "turn off the kitchen light")
+    link.publish_nowait(ASK, json.dumps({"text": text, "id": ident, "reply_to": INBOX}))
     async with asyncio.timeout(timeout):
         while ident not in replies.latency_ms:
             await replies.arrived.wait()
@@ -119,6 +123,29 @@ async def _start_daemon(broker_url: str, model_url: str, state: str) -> asyncio.
     )
 
 
+async def _flood(link: MqttConnection, replies: Replies, port: int, requests: int) -> tuple[int, float]:
+    """Run A's flood; B asks when half of it is out, and again until it is over. Return B's count and seconds."""
+    flooder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-c", FLOODER, str(port), str(requests)),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert flooder.stdout is not None
+    began = time.perf_counter()
+    await flooder.stdout.readline()  # "half"
+    await _ask(link, replies, "legit-0")
+    during = 1
+    while flooder.returncode is None and during < 20:
+        try:
+            await _ask(link, replies, f"legit-{during}", timeout=10)
+        except TimeoutError:
+            print(f"legit-{during}: no reply within 10 s", flush=True)
+        during += 1
+        await asyncio.sleep(0.05)
+    await flooder.communicate()
+    return during, time.perf_counter() - began
+
+
 async def main(requests: int) -> None:
     """Run the flood and print the figures."""
     answers = [{"kind": "answer", "message": "I do not follow.", "actions": []}] * (requests + 10)
@@ -142,26 +169,10 @@ async def main(requests: int) -> None:
                 for n in range(5):
                     await _ask(link, replies, f"quiet-{n}")
                 rss_start = rss_mb(daemon.pid)
-                flooder = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    *("-c", FLOODER, str(broker.port), str(requests)),
-                    stdout=asyncio.subprocess.PIPE,
-                )
-                assert flooder.stdout is not None
-                began = time.perf_counter()
-                await flooder.stdout.readline()  # "half"
-                await _ask(link, replies, "legit-0")
-                during = 1
-                while flooder.returncode is None and during < 20:
-                    try:
-                        await _ask(link, replies, f"legit-{during}", timeout=10)
-                    except TimeoutError:
-                        print(f"legit-{during}: no reply within 10 s", flush=True)
-                    during += 1
-                    await asyncio.sleep(0.05)
-                await flooder.communicate()
-                flood_s = time.perf_counter() - began
+                during, flood_s = await _flood(link, replies, broker.port, requests)
                 counters = await _counters(link, requests + len(replies.latency_ms))
+                # B's own model budget is untouched by A's flood.
+                await _ask(link, replies, "goal", timeout=30, text="make it cozy in here")
                 rss_end = rss_mb(daemon.pid)
                 alive = daemon.returncode is None
             daemon.send_signal(signal.SIGTERM)
@@ -169,14 +180,17 @@ async def main(requests: int) -> None:
     legit = [replies.latency_ms.get(f"legit-{n}", 1e9) for n in range(during)]
     print(f"flood: {requests} requests from another process, published in {flood_s:.1f} s")
     print(f"quiet explicit command: {min(quiet + [replies.latency_ms[f'quiet-{n}'] for n in range(5)]):.1f} ms best")
-    print(f"legitimate command sent when half the flood was out: answered in {legit[0]:.0f} ms")
+    print(f"B's command sent when half of A's flood was out: answered in {legit[0]:.0f} ms")
     print(
-        f"legitimate commands during the flood ({len(legit)}): worst {max(legit):.0f} ms,"
+        f"B's commands during the flood ({len(legit)}): worst {max(legit):.0f} ms,"
         f" all done: {all(replies.status.get(f'legit-{n}') == 'done' for n in range(during))}"
     )
+    print(f"B's request for the model after the flood: {replies.status.get('goal')}")
     counts = {k: counters[k] for k in ("received", "answered", "rejected", "busy", "shed", "dropped")}
     budget = {k: v for k, v in counters.items() if k.startswith("model")}
     print(f"daemon counters: {counts}; model budget: {budget}")
+    users = counters.get("users", {})
+    print(f"A (alice): {users.get('alice')}; B (bob): {users.get('bob')}")
     print(f"model calls: {model.calls}; RSS {rss_start:.1f} MB -> {rss_end:.1f} MB; alive: {alive}")
     print(f"tracebacks in the daemon's log: {err.decode().count('Traceback')}")
 

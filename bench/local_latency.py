@@ -39,7 +39,7 @@ from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.planner import Planner
 from sasha.sim import synthetic
 from sasha.sim.testbed import simulated_home
-from sasha.surfaces.daemon import Daemon
+from sasha.surfaces.daemon import Daemon, DaemonOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 HOMES = {
@@ -77,7 +77,7 @@ async def _in_process(home: Inventory, broker: Mosquitto) -> AsyncIterator[None]
     async with simulated_home(home, MqttSettings.from_url(broker.url)) as bed:
         assistant = Assistant(home, bed.executor, Planner(home, None, state=bed.mirror.snapshot), mirror=bed.mirror)
         stop = asyncio.Event()
-        serving = asyncio.create_task(Daemon(assistant, bed.link).serve(stop))
+        serving = asyncio.create_task(Daemon(assistant, bed.link, options=DaemonOptions(open=True)).serve(stop))
         await asyncio.sleep(0.3)
         try:
             yield
@@ -93,7 +93,7 @@ async def _deployed(path: Path, broker: Mosquitto) -> AsyncIterator[None]:
     with tempfile.TemporaryDirectory(prefix="sasha-latency-") as state:
         processes = [
             await start_sasha(*command, stderr=asyncio.subprocess.DEVNULL)
-            for command in (("sim", *common), ("run", *common, "--state-dir", state))
+            for command in (("sim", *common), ("run", "--open", *common, "--state-dir", state))
         ]
         try:
             yield

@@ -52,7 +52,7 @@ async def _serve(
             await client.subscribe("sasha/status", qos=1)
             await client.subscribe("sasha/response", qos=1)
             began = time.perf_counter()
-            args = ("run", "--devices", str(path), "--mqtt-url", url, "--state-dir", state)
+            args = ("run", "--open", "--devices", str(path), "--mqtt-url", url, "--state-dir", state)
             process = await start_sasha(*args, model_url=model_url, stderr=asyncio.subprocess.DEVNULL)
             try:
                 async with asyncio.timeout(120):

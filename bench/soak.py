@@ -137,6 +137,7 @@ async def main(minutes: float, rate: float) -> None:  # noqa: PLR0915  (one line
                 await load_link.subscribe([INBOX], load.on_reply)
                 daemon = await start_sasha(
                     "run",
+                    "--open",
                     "--devices",
                     str(ROOT / "devices.yaml"),
                     "--mqtt-url",

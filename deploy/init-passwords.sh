@@ -3,10 +3,12 @@
 #
 #   deploy/init-passwords.sh [USER...]
 #
-# Creates the users sasha (the daemon), sim (the simulated devices) and owner (a trusted user
-# who may confirm plans), plus any USER named (plain users: they may ask, not confirm). Each
+# Creates the users sasha (the daemon), sim (the simulated devices), owner (the user Sasha lets
+# approve unsafe moves: SASHA_API_OWNERS in docker-compose.yml) and homeassistant (Home
+# Assistant's MQTT user), plus any USER named (plain users: they may ask, not approve). Each
 # password comes from the environment when set (SASHA_MQTT_PASSWORD, SIM_MQTT_PASSWORD,
-# OWNER_MQTT_PASSWORD, or <USER>_MQTT_PASSWORD in capitals) and is generated otherwise.
+# OWNER_MQTT_PASSWORD, HOMEASSISTANT_MQTT_PASSWORD, or <USER>_MQTT_PASSWORD in capitals) and
+# is generated otherwise.
 # Writes deploy/passwords (salted hashes, what mosquitto reads) and .env (the passwords, mode
 # 600, read by docker compose; both are in .gitignore). Existing files are kept: delete them
 # to start over. Needs mosquitto_passwd (apt-get install mosquitto-clients... or mosquitto),
@@ -46,7 +48,7 @@ done
 umask 077
 touch "$passwords"
 : > "$env_file"
-for user in sasha sim owner "$@"; do
+for user in sasha sim owner homeassistant "$@"; do
     variable="$(echo "$user" | tr '[:lower:]-' '[:upper:]_')_MQTT_PASSWORD"
     password=$(eval "printf '%s' \"\${$variable:-}\"")
     [ -n "$password" ] || password=$(generate)
@@ -57,4 +59,4 @@ done
 # passwords); .env stays readable by you alone.
 chmod 644 "$passwords"
 chmod 600 "$env_file"
-echo "wrote $passwords (users: sasha sim owner $*) and $env_file"
+echo "wrote $passwords (users: sasha sim owner homeassistant $*) and $env_file"

@@ -3,7 +3,9 @@
     undo? → local fast path (hassil) → planner (model) → policy → executor → reply → audit
 
 Explicit commands never reach the model. Sensitive devices, and every plan in review mode,
-wait for a confirmation token. Every request is written to the audit log.
+wait for a confirmation token; an unsafe move of a sensitive device is approved only by someone
+the configuration allows (`Approvers`: the owners, or the device's own list; the local user of
+the chat and `sasha ask`). Every request is written to the audit log.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from sasha.home.inventory import Inventory
 from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
-from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
+from sasha.policy import (
+    Approvers,
+    ConfirmMode,
+    ModelBudget,
+    Pending,
+    PendingPlans,
+    Refused,
+    needs_confirmation,
+    sensitive_devices,
+)
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import home_zone
 from sasha.routines.routine import check, describe
@@ -116,6 +127,7 @@ class _Asked:
     question: Question
     route: str | None
     expires: float
+    user: str | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +144,8 @@ class _Request:
     private: bool = True
     # The room the request comes from (a satellite's area): "the lights" then means its lights.
     area: str | None = None
+    # The MQTT user who sent it (from the topic); None for local surfaces and anonymous senders.
+    user: str | None = None
 
 
 class Assistant:
@@ -152,6 +166,7 @@ class Assistant:
         clock: Callable[[], float] = time.time,
         mirror: StateMirror | None = None,
         timers: Timers | None = None,
+        approvers: Approvers | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -164,6 +179,11 @@ class Assistant:
         self.audit = audit
         self.pending = pending or PendingPlans(home, ttl=pending_ttl)
         self.budget = budget
+        self.approvers = approvers or Approvers()
+        # Told about a plan that waits for an approver other than its asker (the daemon tells
+        # them on their own topics), and about what became of it when one settled it.
+        self.on_approval_needed: Callable[[Pending, frozenset[str]], None] | None = None
+        self.on_settled_for: Callable[[Pending, Reply], None] | None = None
         # With the state mirror, questions are answered locally and "volume up" knows the volume.
         answers = Answers(home, mirror.get) if mirror is not None else None
         self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
@@ -189,15 +209,25 @@ class Assistant:
         private: bool = True,
         skip_local: bool = False,
         area: str | None = None,
+        user: str | None = None,
     ) -> Reply:
         """Answer one request; `approve` confirms a plan that would otherwise wait.
 
         `token`, `route` and `private` bind a "yes" to the question it answers (see
         `Assistant.confirm`); `skip_local` goes straight to the planner when the local fast path
-        was already tried; `area` is the room the request comes from.
+        was already tried; `area` is the room the request comes from; `user` is the MQTT user who asked
+        (None: local or anonymous).
         """
         request = _Request(
-            text.strip(), conversation, request_id, source, token=token, route=route, private=private, area=area
+            text.strip(),
+            conversation,
+            request_id,
+            source,
+            token=token,
+            route=route,
+            private=private,
+            area=area,
+            user=user,
         )
         reply = await self._answer(request, approve, local_only=False, skip_local=skip_local)
         if reply is None:  # only a local-only answer may be missing
@@ -216,10 +246,19 @@ class Assistant:
         route: str | None = None,
         private: bool = True,
         area: str | None = None,
+        user: str | None = None,
     ) -> Reply | None:
         """Answer a request without the model, or return None when it needs the model."""
         request = _Request(
-            text.strip(), conversation, request_id, source, token=token, route=route, private=private, area=area
+            text.strip(),
+            conversation,
+            request_id,
+            source,
+            token=token,
+            route=route,
+            private=private,
+            area=area,
+            user=user,
         )
         reply = await self._answer(request, False, local_only=True, skip_local=False)
         if reply is not None:
@@ -240,14 +279,19 @@ class Assistant:
         source: str = "api",
         conversation: str | None = None,
         route: str | None = None,
+        user: str | None = None,
+        private: bool = True,
     ) -> Reply:
-        """Run (or drop) a plan that waited for confirmation.
+        """Run (or drop) a plan that waited for confirmation (`private`: from the local owner, the chat).
 
-        The plan must be settled from the reply route its question went to (None for the chat
-        and the CLI) and, when `conversation` is given, from the conversation that asked.
+        The plan must be settled by the user who asked, from the reply route its question went
+        to (None for the chat and the CLI) and, when `conversation` is given, from the
+        conversation that asked; or by an approver of its devices (`Approvers`) with the token.
         """
         request = _Request(f"confirm {'yes' if approve else 'no'}", conversation or "", request_id, source)
         request.route = route
+        request.user = user
+        request.private = private
         reply = await self._settle(request, token, approve=approve, conversation=conversation)
         await self._audit(request, reply)
         return reply
@@ -260,7 +304,11 @@ class Assistant:
     async def _answer(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
         word = vocabulary.spoken(request.text)
         asked = self._asked.get(request.conversation)
-        if asked is not None and asked.expires > self._clock() and asked.route == request.route:
+        if (
+            asked is not None
+            and asked.expires > self._clock()
+            and (asked.route, asked.user) == (request.route, request.user)
+        ):
             reply = await self._answered(request, asked.question, word, approve)
             if reply is not None:
                 return reply
@@ -321,7 +369,7 @@ class Assistant:
         self._asked.pop(request.conversation, None)
         while len(self._asked) >= _ASKED_MAX:
             self._asked.pop(next(iter(self._asked)))  # anyone may open conversations: keep the newest
-        self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl)
+        self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl, request.user)
         return self._reply(request, "clarify", message, path="fast")
 
     async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:
@@ -364,9 +412,9 @@ class Assistant:
         if not self.planner.has_model or self.budget is None:
             result = await self.planner.plan(request.text, request.conversation)
             return await self._planned(request, result, approve)
-        reservation = self.budget.reserve(self._clock())
+        reservation = self.budget.reserve(self._clock(), request.user)
         if reservation is None:
-            why = self.budget.why_not(self._clock())
+            why = self.budget.why_not(self._clock(), request.user)
             return self._reply(request, "busy", f"Not now: {why}. Explicit commands still work.", path="none")
         used = self.budget.per_request  # if planning fails outright, count the worst case
         try:
@@ -429,10 +477,14 @@ class Assistant:
             why = f"sensitive: {names}" if sensitive else "review mode: every plan waits for your yes"
             # The fast path's message says the change ("Garage door open"), which is not done yet.
             asked = f"I would set: {message}" if path == "fast" else message
+            question = f"{asked} Shall I go ahead? ({why})"
+            if not self._may_approve(request, sensitive):
+                question = f"{asked} An owner must approve this ({why}); I have asked them."
+                self._ask_approvers(pending, sensitive)
             return self._reply(
                 request,
                 "needs_confirmation",
-                f"{asked} Shall I go ahead? ({why})",
+                question,
                 actions=_pending_replies(actions, "waiting for confirmation") + dropped,
                 calls=calls,
                 token=pending.token,
@@ -519,12 +571,45 @@ class Assistant:
 
     async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:
         return await asyncio.to_thread(
-            self.pending.add, actions, message, request.conversation, self._clock(), routine, route=request.route
+            self.pending.add,
+            actions,
+            message,
+            request.conversation,
+            self._clock(),
+            routine,
+            route=request.route,
+            user=request.user,
         )
 
+    def _may_approve(self, request: _Request, devices: Sequence[str]) -> bool:
+        """Tell whether the sender of `request` may approve moving `devices` in the unsafe direction."""
+        # The chat and `sasha ask` are the local owner's.
+        return request.private or self.approvers.may_approve(request.user, devices)
+
+    def _ask_approvers(self, pending: Pending, devices: Sequence[str]) -> None:
+        users = self.approvers.allowed(devices) - {pending.user or ""}
+        if self.on_approval_needed is not None and users:
+            self.on_approval_needed(pending, users)
+
     async def _settle(self, request: _Request, token: str, *, approve: bool, conversation: str | None = None) -> Reply:
+        waiting = await asyncio.to_thread(self.pending.get, token, self._clock())
+        held = sensitive_devices(self.home, waiting.actions, self.confirm_mode) if waiting is not None else []
+        if waiting is not None and approve and not self._may_approve(request, held):
+            names = ", ".join(self.home.devices[d].name for d in held)
+            why = f"only an owner may approve moving {names}"
+            # Refused before the token is taken: the plan still waits for someone who may approve it.
+            _LOGGER.warning("refused a confirmation from user %r: %s", request.user, why)
+            return self._reply(request, "rejected", f"That confirmation was refused: {why}.", path="confirm")
+        # An approver of these devices settles with the token alone, from their own topics.
+        designated = waiting is not None and request.user is not None and request.user in self.approvers.allowed(held)
         found = await asyncio.to_thread(
-            self.pending.take, token, self._clock(), conversation=conversation, route=request.route
+            self.pending.take,
+            token,
+            self._clock(),
+            conversation=None if designated else conversation,
+            route=request.route,
+            user=request.user,
+            bound=not designated,
         )
         if isinstance(found, Refused):
             _LOGGER.warning("refused a confirmation from %s: %s", request.source, found.reason)
@@ -532,6 +617,12 @@ class Assistant:
                 request, "rejected", f"That confirmation was refused: {found.reason}. Ask again.", path="confirm"
             )
         pending = found
+        reply = await self._settled(request, pending, approve=approve)
+        if pending.user != request.user and self.on_settled_for is not None:
+            self.on_settled_for(pending, reply)
+        return reply
+
+    async def _settled(self, request: _Request, pending: Pending, *, approve: bool) -> Reply:
         request.conversation = request.conversation or pending.conversation
         if not approve:
             return self._reply(
@@ -562,10 +653,15 @@ class Assistant:
             # Undoing a lock is unlocking it: sensitive devices wait for a yes here too.
             self.executor.drop_undo()
             pending = await self._hold(request, steps, "Restored the previous state.")
+            held = sensitive_devices(self.home, steps, mode)
+            question = "Undo touches sensitive devices. Shall I go ahead?"
+            if not self._may_approve(request, held):
+                question = "Undo touches sensitive devices. An owner must approve it; I have asked them."
+                self._ask_approvers(pending, held)
             return self._reply(
                 request,
                 "needs_confirmation",
-                "Undo touches sensitive devices. Shall I go ahead?",
+                question,
                 actions=_pending_replies(steps, "waiting for confirmation"),
                 token=pending.token,
                 path="undo",

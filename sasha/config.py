@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -45,9 +46,19 @@ ENVIRONMENT = {
     "api.share": "SASHA_API_SHARE",
     "api.routines": "SASHA_API_ROUTINES",
     "api.ha_status_topic": "SASHA_HA_STATUS_TOPIC",
+    "api.open": "SASHA_API_OPEN",
+    "api.owners": "SASHA_API_OWNERS",
+    "api.device_owners": "SASHA_API_DEVICE_OWNERS",
+    "api.ha_user": "SASHA_HA_USER",
     "budget.per_minute": "SASHA_MODEL_CALLS_PER_MINUTE",
     "budget.per_day": "SASHA_MODEL_CALLS_PER_DAY",
+    "budget.per_user_minute": "SASHA_MODEL_CALLS_PER_USER_MINUTE",
+    "budget.per_user_day": "SASHA_MODEL_CALLS_PER_USER_DAY",
 }
+
+
+# A username as Sasha reads it from the last level of a topic (`sasha/request/<user>`).
+_USER = r"^[^/+#\x00]{1,128}$"
 
 
 def _default_state_dir() -> Path:
@@ -85,13 +96,53 @@ class ApiSettings(BaseModel):
     share: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     routines: bool = True
     ha_status_topic: str = "homeassistant/status"
+    # Also serve the un-suffixed <root>/request and <root>/confirm, whose sender is anonymous
+    # (single-user set-ups only: whoever may publish there counts as an owner).
+    open: bool = False
+    # MQTT users who may approve an unsafe move of a sensitive device; per device, its own list
+    # replaces this one.
+    owners: tuple[str, ...] = ()
+    device_owners: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Home Assistant's MQTT user: its discovered text box asks on <root>/request/<ha_user>.
+    ha_user: str = Field(default="homeassistant", pattern=_USER)
 
-    @field_validator("reply_prefixes", mode="before")
+    @field_validator("reply_prefixes", "owners", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         # The environment gives one string: "a/reply/#,b/response".
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("owners")
+    @classmethod
+    def _users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user in value:
+            if not re.fullmatch(_USER, user):
+                raise ValueError(f"{user!r} is not an MQTT username Sasha can take from a topic")
+        return value
+
+    @field_validator("device_owners", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        # Flags and the environment give DEVICE=USER pairs: "front_door=owner,garage_door=owner".
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            owners: dict[str, list[str]] = {}
+            for pair in value:
+                device, equals, user = str(pair).partition("=")
+                if not equals or not device.strip() or not user.strip():
+                    raise ValueError(f"{pair!r} is not DEVICE=USER")
+                owners.setdefault(device.strip(), []).append(user.strip())
+            return owners
+        return value
+
+    @field_validator("device_owners")
+    @classmethod
+    def _device_users(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for users in value.values():
+            cls._users(users)
         return value
 
 
@@ -102,6 +153,9 @@ class BudgetSettings(BaseModel):
 
     per_minute: int = Field(default=60, ge=0)
     per_day: int = Field(default=2000, ge=0)
+    # Each user's share, beside the caps above: one user's flood cannot spend everyone's budget.
+    per_user_minute: int = Field(default=30, ge=0)
+    per_user_day: int = Field(default=1000, ge=0)
 
 
 class Settings(BaseModel):

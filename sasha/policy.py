@@ -8,8 +8,10 @@ alarm) runs at once, because waiting for a yes there only leaves the home less s
 longer. `confirm` decides about the rest: `never` and `sensitive` run them, `both` also holds
 the safe direction of sensitive devices, `always` shows every plan for review first.
 
-A waiting plan is bound to the conversation and the reply route that asked, and settled once
-with a 128-bit token; model calls are capped per minute and per day across all requests.
+A waiting plan is bound to the user, conversation and reply route that asked, and settled once
+with a 128-bit token. Who may approve an unsafe move is configuration (`Approvers`): the
+owners, or a device's own list; the local user of the chat is always one. Model calls are capped
+per minute and per day across all requests and for each user.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,32 @@ def needs_confirmation(home: Inventory, actions: Sequence[Action], mode: Confirm
 
 
 @dataclass(frozen=True, slots=True)
+class Approvers:
+    """Who may approve an unsafe move of a sensitive device over MQTT: owners, or a device's own list."""
+
+    owners: frozenset[str] = frozenset()
+    by_device: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, owners: Iterable[str] = (), by_device: Mapping[str, Iterable[str]] | None = None) -> Approvers:
+        """Build the rule from the settings' lists."""
+        return cls(frozenset(owners), {d: frozenset(u) for d, u in (by_device or {}).items()})
+
+    def allowed(self, devices: Iterable[str]) -> frozenset[str]:
+        """Return the users who may approve moving every one of `devices`."""
+        users: frozenset[str] | None = None
+        for device in devices:
+            mine = self.by_device.get(device, self.owners)
+            users = mine if users is None else users & mine
+        return users if users is not None else self.owners
+
+    def may_approve(self, user: str | None, devices: Sequence[str]) -> bool:
+        """Tell whether `user` (None: the anonymous sender of an open set-up) may approve moving `devices`."""
+        # The anonymous topics exist only with `api.open`, a set-up whose one user is its owner.
+        return not devices or user is None or user in self.allowed(devices)
+
+
+@dataclass(frozen=True, slots=True)
 class Pending:
     """A plan waiting for confirmation, bound to the conversation and reply route that asked."""
 
@@ -75,6 +103,8 @@ class Pending:
     routine: Routine | None = None
     # Where the question went (the MQTT reply topic); None for in-process surfaces (chat, CLI).
     route: str | None = None
+    # The MQTT user who asked (from the request's topic); None when anonymous or local.
+    user: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +125,18 @@ CREATE TABLE IF NOT EXISTS pending (
     created REAL NOT NULL,
     message TEXT NOT NULL,
     actions TEXT NOT NULL,
-    routine TEXT
+    routine TEXT,
+    user TEXT
 )
 """
 
 
-def binding_problem(pending: Pending, conversation: str | None, route: str | None) -> str | None:
-    """Say why a confirmation from this conversation and route may not settle `pending`, or None."""
+def binding_problem(
+    pending: Pending, conversation: str | None, route: str | None, user: str | None = None
+) -> str | None:
+    """Say why a confirmation from this user, conversation and route may not settle `pending`, or None."""
+    if user != pending.user:
+        return "it comes from another user than the one who asked"
     if pending.route is not None and route != pending.route:
         return "it came back on another reply route than the question went to"
     if conversation is not None and conversation != pending.conversation:
@@ -117,10 +152,14 @@ class PendingPlans:
     once. The methods block on the file briefly: call them from a worker thread.
     """
 
-    def __init__(self, home: Inventory, *, ttl: float = 120.0, limit: int = 256, path: Path | None = None) -> None:
+    def __init__(
+        self, home: Inventory, *, ttl: float = 120.0, limit: int = 256, per_user: int = 16, path: Path | None = None
+    ) -> None:
         self.ttl = ttl
         self._home = home
         self._limit = limit
+        # One user's many questions must not push another user's plans out of the store.
+        self._per_user = per_user
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from worker threads one at a time under the lock; autocommit,
@@ -132,6 +171,10 @@ class PendingPlans:
         with self._lock:
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(pending)")]
+            if columns and "user" not in columns:
+                # A file of an older version: its plans expire within minutes anyway.
+                self._db.execute("DROP TABLE pending")
             self._db.execute(_SCHEMA)
 
     def close(self) -> None:
@@ -148,11 +191,11 @@ class PendingPlans:
         routine: Routine | None = None,
         *,
         route: str | None = None,
+        user: str | None = None,
     ) -> Pending:
         """Hold a plan (or a new routine) and return it with its token."""
-        pending = Pending(
-            secrets.token_urlsafe(TOKEN_BYTES), tuple(actions), message, conversation, now + self.ttl, routine, route
-        )
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        pending = Pending(token, tuple(actions), message, conversation, now + self.ttl, routine, route, user)
         row = (
             pending.token,
             conversation,
@@ -162,30 +205,50 @@ class PendingPlans:
             message,
             json.dumps([{"device": a.device, "set": dict(a.set), "reason": a.reason} for a in actions]),
             dump([routine]) if routine is not None else None,
+            user,
         )
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM pending WHERE expires <= ?", (now,))
                 self._db.execute(
+                    "DELETE FROM pending WHERE token IN (SELECT token FROM pending WHERE user IS ?"
+                    " ORDER BY created DESC LIMIT -1 OFFSET ?)",
+                    (user, self._per_user - 1),
+                )
+                self._db.execute(
                     "DELETE FROM pending WHERE token IN (SELECT token FROM pending ORDER BY created DESC"
                     " LIMIT -1 OFFSET ?)",
                     (self._limit - 1,),
                 )
-                self._db.execute("INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                self._db.execute("INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return pending
 
-    def take(
-        self, token: str, now: float, *, conversation: str | None = None, route: str | None = None
-    ) -> Pending | Refused:
-        """Remove and return a plan, once, if it has not expired and the asker's route matches.
+    def get(self, token: str, now: float) -> Pending | None:
+        """Return the plan a token names, if it still waits, without settling it."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM pending WHERE token = ? AND expires > ?", (token, now)).fetchone()
+        return self._row(row) if row is not None else None
 
-        A confirmation on the wrong route or conversation is refused and leaves the plan waiting,
-        so a stranger cannot cancel someone else's plan either.
+    def take(
+        self,
+        token: str,
+        now: float,
+        *,
+        conversation: str | None = None,
+        route: str | None = None,
+        user: str | None = None,
+        bound: bool = True,
+    ) -> Pending | Refused:
+        """Remove and return a plan, once, if it has not expired and the asker's user and route match.
+
+        A confirmation from another user, route or conversation is refused and leaves the plan
+        waiting, so a stranger cannot cancel someone else's plan either. `bound=False` is for an
+        approver (an owner), who may settle any plan whose token they hold.
         """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -193,8 +256,8 @@ class PendingPlans:
                 row = self._db.execute("SELECT * FROM pending WHERE token = ? AND expires > ?", (token, now)).fetchone()
                 pending = self._row(row) if row is not None else None
                 problem = "it is unknown or has expired" if pending is None else None
-                if pending is not None:
-                    problem = binding_problem(pending, conversation, route)
+                if pending is not None and bound:
+                    problem = binding_problem(pending, conversation, route, user)
                 if problem is None:
                     self._db.execute("DELETE FROM pending WHERE token = ?", (token,))
             except BaseException:
@@ -216,49 +279,80 @@ class PendingPlans:
         return self._row(row) if row is not None else None
 
     def _row(self, row: tuple[Any, ...]) -> Pending:
-        token, conversation, route, expires, _created, message, actions, routine = row
+        token, conversation, route, expires, _created, message, actions, routine, user = row
         held = tuple(Action(a["device"], a["set"], a["reason"]) for a in json.loads(actions))
         found = parse(routine, "<pending>", self._home)[0] if routine else None
-        return Pending(token, held, message, conversation, expires, found, route)
+        return Pending(token, held, message, conversation, expires, found, route, user)
 
 
 @dataclass(slots=True)
 class Reservation:
-    """Model calls set aside for one request."""
+    """Model calls set aside for one request, and whose they are."""
 
     at: float
     calls: int
+    user: str | None = None
 
 
 class ModelBudget:
-    """Per-minute and per-day caps on model calls across all requests (0 means no cap).
+    """Per-minute and per-day caps on model calls across all requests and per user (0 means no cap).
 
     A request reserves its largest possible number of calls (the planner's per-request cap)
     before it reaches the model and gives back what it did not use, so concurrent requests can
-    never take the total past a cap.
+    never take the total past a cap. The per-user caps sit beside the global ones: one user's
+    flood spends that user's share, not everyone's. The anonymous sender (None) is one user.
     """
 
-    def __init__(self, *, per_minute: int = 60, per_day: int = 2000, per_request: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        per_minute: int = 60,
+        per_day: int = 2000,
+        per_request: int = 4,
+        per_user_minute: int = 0,
+        per_user_day: int = 0,
+    ) -> None:
         self.per_minute = per_minute
         self.per_day = per_day
         self.per_request = per_request
+        self.per_user_minute = per_user_minute
+        self.per_user_day = per_user_day
         self.refused = 0
+        self.refused_by_user: collections.Counter[str] = collections.Counter()
         self._held: collections.deque[Reservation] = collections.deque()
 
-    def _used(self, now: float, window: float) -> int:
-        return sum(r.calls for r in self._held if r.at > now - window)
+    def _used(self, now: float, window: float, user: object = None) -> int:
+        everyone = user is _EVERYONE
+        return sum(r.calls for r in self._held if r.at > now - window and (everyone or r.user == user))
 
-    def reserve(self, now: float) -> Reservation | None:
-        """Set calls aside for one request; None (and counted) when a cap would be passed."""
+    def _problem(self, now: float, user: str | None) -> str | None:
+        need = self.per_request
+        caps = (
+            (self.per_minute, _MINUTE, _EVERYONE, f"the model budget of {self.per_minute} calls a minute is spent"),
+            (self.per_day, _DAY, _EVERYONE, f"the model budget of {self.per_day} calls a day is spent"),
+            (
+                self.per_user_minute,
+                _MINUTE,
+                user,
+                f"your share of {self.per_user_minute} model calls a minute is spent",
+            ),
+            (self.per_user_day, _DAY, user, f"your share of {self.per_user_day} model calls a day is spent"),
+        )
+        for cap, window, whose, why in caps:
+            if cap and self._used(now, window, whose) + need > cap:
+                return f"{why}; try again in a minute" if window == _MINUTE else why
+        return None
+
+    def reserve(self, now: float, user: str | None = None) -> Reservation | None:
+        """Set calls aside for one request of `user`; None (and counted) when a cap would be passed."""
         while self._held and self._held[0].at <= now - _DAY:
             self._held.popleft()
-        need = self.per_request
-        minute_ok = not self.per_minute or self._used(now, _MINUTE) + need <= self.per_minute
-        day_ok = not self.per_day or self._used(now, _DAY) + need <= self.per_day
-        if not (minute_ok and day_ok):
+        if self._problem(now, user) is not None:
             self.refused += 1
+            if len(self.refused_by_user) < _USERS_COUNTED or (user or "") in self.refused_by_user:
+                self.refused_by_user[user or ""] += 1
             return None
-        reservation = Reservation(now, need)
+        reservation = Reservation(now, self.per_request, user)
         self._held.append(reservation)
         return reservation
 
@@ -266,20 +360,23 @@ class ModelBudget:
         """Record how many calls the request really made."""
         reservation.calls = used
 
-    def why_not(self, now: float) -> str:
+    def why_not(self, now: float, user: str | None = None) -> str:
         """Say which cap is reached, for the reply."""
-        if self.per_minute and self._used(now, _MINUTE) + self.per_request > self.per_minute:
-            return f"the model budget of {self.per_minute} calls a minute is spent; try again in a minute"
-        return f"the model budget of {self.per_day} calls a day is spent"
+        return self._problem(now, user) or f"the model budget of {self.per_day} calls a day is spent"
 
     def counters(self, now: float) -> dict[str, int]:
         """Return calls in the last minute and day, and how many requests were refused."""
         return {
-            "model_calls_minute": self._used(now, _MINUTE),
-            "model_calls_day": self._used(now, _DAY),
+            "model_calls_minute": self._used(now, _MINUTE, _EVERYONE),
+            "model_calls_day": self._used(now, _DAY, _EVERYONE),
             "model_budget_refused": self.refused,
         }
 
 
+# Marks a count over every user's calls (None is the anonymous user).
+_EVERYONE = object()
+
 _MINUTE = 60.0
 _DAY = 86400.0
+# Users with a counter of their own; usernames come from topics, so their number is bounded.
+_USERS_COUNTED = 1000

@@ -310,3 +310,17 @@ def test_the_discovery_safety_words_are_the_ones_the_code_uses() -> None:
     # "and their plurals": a plural is said by its singular.
     unsaid = {w for w in words if w not in said and w.removesuffix("s") not in said}
     assert not unsaid
+
+
+def test_every_row_of_the_security_model_names_tests_that_exist() -> None:
+    """Name at least one test in every row of security.md's model table, each a test function that exists."""
+    text = SECURITY.read_text(encoding="utf-8")
+    table = text[text.index("| who | may | may not | enforced where | test |") :].split("\n\n", 1)[0]
+    rows = table.splitlines()[2:]
+    assert len(rows) >= 10
+    for row in rows:
+        named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", row.rsplit("|", 2)[-2])
+        assert named, row
+        for path, name in named:
+            source = (ROOT / path).read_text(encoding="utf-8")
+            assert re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), f"{path}::{name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sasha.home.actions import Action
@@ -100,3 +101,61 @@ def test_no_cap_means_no_refusal() -> None:
     """Treat a cap of 0 as no cap."""
     budget = ModelBudget(per_minute=0, per_day=0, per_request=4)
     assert all(budget.reserve(0.0) is not None for _ in range(100))
+
+
+def test_each_user_spends_only_their_own_share_of_the_budget() -> None:
+    """Refuse a user past their share while another user's requests still get calls, all under the global cap."""
+    budget = ModelBudget(per_minute=16, per_day=100, per_request=4, per_user_minute=8)
+    assert budget.reserve(0.0, "alice") is not None
+    assert budget.reserve(0.0, "alice") is not None
+    assert budget.reserve(0.0, "alice") is None  # 8 + 4 > her 8
+    assert "your share of 8 model calls a minute" in budget.why_not(0.0, "alice")
+    assert budget.reserve(0.0, "bob") is not None
+    assert budget.reserve(0.0, None) is not None  # the anonymous sender is a user of its own
+    assert budget.reserve(0.0, "carol") is None  # 16 + 4 > 16: the global cap still holds
+    assert "16 calls a minute" in budget.why_not(0.0, "carol")
+    assert budget.refused_by_user == {"alice": 1, "carol": 1}
+    assert budget.reserve(61.0, "alice") is not None  # her minute is over
+
+
+def test_a_plan_is_settled_by_its_own_user_or_unbound_by_an_approver(home: Inventory) -> None:
+    """Refuse another user's confirmation, leave the plan waiting; settle it once unbound (an owner's)."""
+    pending = PendingPlans(home)
+    unlock = [Action("front_door", {"lock": "unlocked"})]
+    held = pending.add(unlock, "m", "c", 0.0, route="sasha/reply/alice", user="alice")
+    assert pending.get(held.token, 1.0) == held
+    stranger = pending.take(held.token, 1.0, conversation="c", route="sasha/reply/alice", user="mallory")
+    assert stranger == Refused("it comes from another user than the one who asked")
+    taken = pending.take(held.token, 1.0, route="sasha/reply/owner", user="owner", bound=False)
+    assert isinstance(taken, Pending)
+    assert taken.user == "alice"
+    assert pending.get(held.token, 1.0) is None
+    pending.close()
+
+
+def test_a_pending_file_of_an_older_version_is_started_afresh(home: Inventory, tmp_path: Path) -> None:
+    """Replace a pending table without the user column: its plans would expire within minutes anyway."""
+    path = tmp_path / "pending.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE pending (token TEXT PRIMARY KEY, conversation TEXT NOT NULL, route TEXT,"
+            " expires REAL NOT NULL, created REAL NOT NULL, message TEXT NOT NULL, actions TEXT NOT NULL,"
+            " routine TEXT)"
+        )
+    old.close()
+    pending = PendingPlans(home, path=path)
+    held = pending.add([Action("office_light", {"power": "on"})], "m", "c", 0.0, user="alice")
+    assert pending.get(held.token, 1.0) == held
+    pending.close()
+
+
+def test_one_users_many_plans_never_push_out_another_users(home: Inventory) -> None:
+    """Keep each user's newest plans only (16), so a flood of questions keeps the others' plans waiting."""
+    pending = PendingPlans(home, per_user=16)
+    unlock = [Action("front_door", {"lock": "unlocked"})]
+    bobs = pending.add(unlock, "m", "b", 0.0, user="bob")
+    alices = [pending.add(unlock, "m", f"a{n}", 0.0 + n / 1000, user="alice") for n in range(40)]
+    assert pending.get(bobs.token, 1.0) == bobs
+    assert pending.get(alices[0].token, 1.0) is None
+    assert all(pending.get(p.token, 1.0) is not None for p in alices[-16:])
+    pending.close()

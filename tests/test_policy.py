@@ -10,7 +10,7 @@ from sasha.home import inventory
 from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.home.safety import safe_direction
-from sasha.policy import ConfirmMode, needs_confirmation, sensitive_devices
+from sasha.policy import Approvers, ConfirmMode, needs_confirmation, sensitive_devices
 
 MARKED = """\
 rooms: [{id: hall, name: Hall}]
@@ -76,3 +76,17 @@ def test_a_device_marked_sensitive_has_no_safe_direction() -> None:
     assert needs_confirmation(home, [Action("heater_plug", {"power": "off"})], ConfirmMode.SENSITIVE)
     assert not needs_confirmation(home, [Action("valve", {"position": 0})], ConfirmMode.SENSITIVE)
     assert needs_confirmation(home, [Action("valve", {"position": 10})], ConfirmMode.SENSITIVE)
+
+
+def test_who_may_approve_is_the_owners_or_the_devices_own_list() -> None:
+    """Let owners approve, a device's own list replace them, nobody else; the anonymous sender of --open may."""
+    approvers = Approvers.of(["owner"], {"front_door": ["carol"]})
+    assert approvers.may_approve("owner", ["garage_door"])
+    assert not approvers.may_approve("alice", ["garage_door"])
+    assert approvers.may_approve("carol", ["front_door"])
+    assert not approvers.may_approve("owner", ["front_door"])
+    # Both devices at once: only who may approve each of them.
+    assert approvers.allowed(["front_door", "garage_door"]) == frozenset()
+    assert approvers.may_approve("alice", [])  # nothing sensitive moves
+    assert approvers.may_approve(None, ["front_door"])
+    assert not Approvers().may_approve("owner", ["front_door"])  # no owners configured: nobody over MQTT

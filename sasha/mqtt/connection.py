@@ -144,6 +144,10 @@ class Incoming:
 Handler = Callable[[Incoming], None]
 # Tells, from a message's topic and payload, whether it should be handled before the others.
 Urgency = Callable[[str, bytes], bool]
+# Names the sender a topic stands for (`sasha/request/<user>` → user), for turns between senders.
+Lane = Callable[[str], str | None]
+# The rank of a message that is not urgent: after every urgent one.
+_NOT_URGENT = 1 << 62
 OnConnect = Callable[[], Awaitable[None]]
 
 
@@ -251,6 +255,7 @@ class MqttConnection:
         self._filters: dict[str, int] = {}
         self._on_connect: list[OnConnect] = []
         self._urgent: Urgency | None = None
+        self._lane: Lane | None = None
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         # Filters the broker has not acknowledged on this connection; refused ones are retried.
@@ -324,13 +329,17 @@ class MqttConnection:
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._announce_if_ready(client)
 
-    def prioritize(self, urgent: Urgency) -> None:
+    def prioritize(self, urgent: Urgency, lane: Lane | None = None) -> None:
         """Handle received messages for which `urgent(topic, payload)` is true before the rest.
 
         Received messages wait in an inbox until the handlers get to them; under a flood a
-        command would otherwise wait behind thousands of messages read before it.
+        command would otherwise wait behind thousands of messages read before it. With `lane`
+        (the sender a topic stands for), urgent messages of different senders take turns: a
+        sender's n-th waiting urgent message goes after every other sender's (n-1)-th, so one
+        sender's flood of commands does not hold another's back.
         """
         self._urgent = urgent
+        self._lane = lane
 
     def on_connect(self, callback: OnConnect) -> None:
         """Run `callback` after every (re)connect, once subscriptions are restored."""
@@ -681,16 +690,20 @@ class MqttConnection:
             self._connected.clear()
             self._client = None
 
-    def _rank(self, message: aiomqtt.Message) -> int:
-        urgent = self._urgent
+    def _rank(self, message: aiomqtt.Message) -> tuple[bool, str | None]:
+        """Return whether a message is urgent, and its sender's lane (None: no turns)."""
+        urgent, lane = self._urgent, self._lane
         if urgent is None:
-            return 1
+            return False, None
+        topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            return 0 if urgent(message.topic.value, payload) else 1
+            if not urgent(topic, payload):
+                return False, None
+            return True, lane(topic) if lane is not None else None
         except Exception:  # a faulty rule must not lose the message
-            _LOGGER.exception("could not rank a message to %s", message.topic.value)
-            return 1
+            _LOGGER.exception("could not rank a message to %s", topic)
+            return False, None
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -698,14 +711,30 @@ class MqttConnection:
 
 
 def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Message]]:
-    """Return the class of aiomqtt's inbox for one connection: urgent messages first, else in order."""
-    arrival = itertools.count()
+    """Return the class of aiomqtt's inbox for one connection: urgent messages first, else in order.
 
-    class Inbox(asyncio.PriorityQueue[tuple[int, int, aiomqtt.Message]]):
+    An urgent message's rank is how many urgent messages of its lane wait ahead of it, so lanes
+    take turns; messages of equal rank keep their order of arrival.
+    """
+    arrival = itertools.count()
+    waiting: collections.Counter[str] = collections.Counter()
+
+    class Inbox(asyncio.PriorityQueue[tuple[int, int, str | None, aiomqtt.Message]]):
         def _put(self, item: Any) -> None:
-            super()._put((connection._rank(item), next(arrival), item))
+            urgent, lane = connection._rank(item)
+            rank = _NOT_URGENT
+            if urgent:
+                rank = waiting[lane] if lane is not None else 0
+                if lane is not None:
+                    waiting[lane] += 1
+            super()._put((rank, next(arrival), lane if urgent else None, item))
 
         def _get(self) -> Any:
-            return super()._get()[2]
+            _rank, _arrival, lane, item = super()._get()
+            if lane is not None:
+                waiting[lane] -= 1
+                if waiting[lane] <= 0:
+                    del waiting[lane]
+            return item
 
     return cast("type[asyncio.Queue[aiomqtt.Message]]", Inbox)

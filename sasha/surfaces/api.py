@@ -261,7 +261,8 @@ def reply_routes(
     reply reach a device's command or state topic, Sasha's own topics or discovery configs.
     """
     forbidden = [f"{root}/request", f"{root}/confirm", f"{root}/status", f"{root}/stats", f"{root}/routines"]
-    forbidden += [f"{root}/routines/#", f"{discovery_prefix}/#", *extra_forbidden]
+    forbidden += [f"{root}/routines/#", f"{root}/request/#", f"{root}/confirm/#", f"{root}/approvals/#"]
+    forbidden += [f"{discovery_prefix}/#", *extra_forbidden]
     for device in home.devices.values() if home is not None else ():
         adapter = adapter_for(device)
         forbidden += [device.topic, f"{device.topic}/#"]

@@ -83,6 +83,16 @@ def _common() -> _Parser:
         "--model-calls-per-day", type=int, metavar="N", dest="budget.per_day", help="all requests, default 2000"
     )
     common.add_argument(
+        "--model-calls-per-user-minute",
+        type=int,
+        metavar="N",
+        dest="budget.per_user_minute",
+        help="each user, default 30",
+    )
+    common.add_argument(
+        "--model-calls-per-user-day", type=int, metavar="N", dest="budget.per_user_day", help="each user, default 1000"
+    )
+    common.add_argument(
         "--model-deadline",
         type=float,
         metavar="S",
@@ -165,6 +175,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--api-queue", type=int, metavar="N", dest="api.queue", help="waiting requests per queue (100)")
     run.add_argument("--ha-status-topic", metavar="T", dest="api.ha_status_topic", help="Home Assistant's birth topic")
+    run.add_argument(
+        "--open",
+        action="store_true",
+        default=None,
+        dest="api.open",
+        help="also serve the anonymous <api-topic>/request and /confirm (single-user set-ups only)",
+    )
+    run.add_argument(
+        "--owner",
+        action="append",
+        metavar="USER",
+        dest="api.owners",
+        help="an MQTT user who may approve unsafe moves of sensitive devices (repeatable)",
+    )
+    run.add_argument(
+        "--device-owner",
+        action="append",
+        metavar="DEVICE=USER",
+        dest="api.device_owners",
+        help="who may approve that device instead of the owners (repeatable)",
+    )
+    run.add_argument("--ha-user", metavar="USER", dest="api.ha_user", help="Home Assistant's MQTT user")
 
     ask = commands.add_parser("ask", allow_abbrev=False, parents=[common], help="one request, one reply")
     ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
@@ -219,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
     names += [f"planner.max_tokens_{kind}" for kind in MAX_TOKENS]
     names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic"]
+    names += ["api.open", "api.owners", "api.device_owners", "api.ha_user"]
+    names += ["budget.per_user_minute", "budget.per_user_day"]
     flags = {k: getattr(args, k, None) for k in names}
     try:
         settings = config.load(flags, config_file=args.config)

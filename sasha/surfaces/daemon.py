@@ -1,12 +1,16 @@
 """`sasha run`: the headless daemon serving the MQTT API (docs/design.md, section 6).
 
-Requests arrive on `<root>/request`, confirmations on `<root>/confirm` (through a shared
-subscription with `--share`). Each message is read at once and waits in one of two bounded
-queues: commands that look explicit (and confirmations) in the fast queue, whose workers never
-call the model, everything else in the model queue. A full queue answers `busy`; the fast queue
-is served however long the model queue is. Replies go to the MQTT v5 Response Topic (with its
-Correlation Data), else to `reply_to`, else to `<root>/response` — and only under the allowed
-reply prefixes; a refused route gets its rejection on `<root>/response`. No publish failure
+Requests arrive on `<root>/request/<user>`, confirmations on `<root>/confirm/<user>` (through a
+shared subscription with `--share`): the broker's ACL pins each user to the topics that carry
+its name, so the user is read from the topic. With `--open` the un-suffixed `<root>/request` and
+`<root>/confirm` are served too, for an anonymous sender. Each message is read at once and waits
+in one of two bounded queues, each with one lane per user served in turn: commands that look
+explicit (and confirmations) in the fast queue, whose workers never call the model, everything
+else in the model queue. A full lane answers `busy`; the fast queue is served however long the
+model queue is. Replies go to the MQTT v5 Response Topic (with its Correlation Data), else to
+`reply_to`, else to the asker's own `<root>/reply/<user>` (`<root>/response` when anonymous) —
+and only under the allowed reply prefixes, never under another user's; a refused route gets
+its rejection on the asker's default route. No publish failure
 escapes: a full outbox drops the reply with a warning, counted on the retained `<root>/stats`.
 Retained requests and confirmations are never acted on. On stop, queued and running requests
 are finished before `offline` is published.
@@ -38,7 +42,9 @@ from sasha.errors import OutboxFull
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
+from sasha.policy import Pending
 from sasha.surfaces import api
+from sasha.surfaces.lanes import LaneFull, Lanes
 from sasha.surfaces.runtime import Runtime, running
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +54,13 @@ _SLUG = re.compile(r"[^a-zA-Z0-9_-]+")
 # and beyond this many a second: in a flood, sending every refusal costs more than reading it.
 _SHED_SHARE = 0.5
 _REFUSALS_PER_SECOND = 100.0
+# Each user's share of the refusals sent: one flooder's refusals never crowd out another's.
+_REFUSALS_PER_USER = 20.0
+# All lanes together hold at most this many times one lane's size.
+_LANES_TOTAL = 10
+# Users counted apart on `<root>/stats`; the rest are summed up under "other users".
+_USERS_COUNTED = 100
+_OTHER_USERS = "(other users)"
 # Larger requests are never urgent: a command is a short sentence.
 _URGENT_MAX = 1024
 _COUNTERS = ("received", "answered", "rejected", "busy", "dropped", "shed", "retained_ignored", "route_refused")
@@ -61,10 +74,16 @@ def node_id(root: str) -> str:
 
 
 def discovery(
-    root: str, prefix: str = "homeassistant", *, home_name: str | None = None
+    root: str, prefix: str = "homeassistant", *, home_name: str | None = None, user: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Return Home Assistant MQTT discovery configs: a text box for requests, a sensor for replies."""
+    """Return Home Assistant MQTT discovery configs: a text box for requests, a sensor for replies.
+
+    With `user` (Home Assistant's MQTT user) they ask on `<root>/request/<user>` and read
+    `<root>/reply/<user>`; without, the anonymous `<root>/request` and `<root>/response`.
+    """
     node = node_id(root)
+    request = f"{root}/request/{user}" if user else f"{root}/request"
+    reply = f"{root}/reply/{user}" if user else f"{root}/response"
     device = {
         "identifiers": [node],
         # Two instances in one Home Assistant must not both be called "Sasha".
@@ -80,7 +99,7 @@ def discovery(
     text = {
         "name": "Request",
         "unique_id": f"{node}_request",
-        "command_topic": f"{root}/request",
+        "command_topic": request,
         "max": 255,
         "icon": "mdi:robot-happy",
         "device": device,
@@ -89,10 +108,10 @@ def discovery(
     sensor = {
         "name": "Reply",
         "unique_id": f"{node}_reply",
-        "state_topic": f"{root}/response",
+        "state_topic": reply,
         # HA keeps at most 255 characters of state; the whole reply is in the attributes.
         "value_template": "{{ value_json.message[:250] }}",
-        "json_attributes_topic": f"{root}/response",
+        "json_attributes_topic": reply,
         # A repeated answer is still a new reply: automations triggered on it must fire.
         "force_update": True,
         "icon": "mdi:message-reply-text",
@@ -117,6 +136,7 @@ class _Job:
     request: api.ApiRequest | None = None
     confirm: api.ApiConfirm | None = None
     skip_local: bool = False
+    user: str | None = None  # from the topic; None: anonymous (`--open`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +154,23 @@ class DaemonOptions:
     home_name: str | None = None
     stats_interval: float = 5.0
     routines_owner: str | None = None  # this instance's id when it runs the routines
+    # Also serve the un-suffixed, anonymous <root>/request and <root>/confirm.
+    open: bool = False
+    ha_user: str | None = "homeassistant"  # Home Assistant's MQTT user, for the discovered entities
 
 
 @dataclass(slots=True)
 class _Stats:
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    users: dict[str, collections.Counter[str]] = field(default_factory=dict)
     last_published: str = ""
+
+    def user(self, name: str | None) -> collections.Counter[str]:
+        """Return one user's counters (anonymous: ""), a shared one past `_USERS_COUNTED` users."""
+        key = name or ""
+        if key not in self.users and len(self.users) >= _USERS_COUNTED:
+            key = _OTHER_USERS
+        return self.users.setdefault(key, collections.Counter())
 
 
 @dataclass(slots=True)
@@ -177,11 +208,15 @@ class Daemon:
         self._options = options or DaemonOptions(root=root, max_concurrent=max_concurrent)
         self._root = self._options.root
         self._routes = self._options.reply_routes or api.reply_routes(self._root, assistant.home)
-        self._fast: asyncio.Queue[_Job] = asyncio.Queue(self._options.queue)
-        self._model: asyncio.Queue[_Job] = asyncio.Queue(self._options.queue)
+        size = self._options.queue
+        self._fast: Lanes[_Job] = Lanes(size, size * _LANES_TOTAL)
+        self._model: Lanes[_Job] = Lanes(size, size * _LANES_TOTAL)
         self._serving = False
         self._stats = _Stats()
         self._refusals = _Bucket(_REFUSALS_PER_SECOND, tokens=_REFUSALS_PER_SECOND)
+        self._user_refusals: dict[str, _Bucket] = {}
+        assistant.on_approval_needed = self._ask_approvers
+        assistant.on_settled_for = self._tell_asker
         self._owner_seen: str | None = None
         self.handled = 0
 
@@ -195,13 +230,22 @@ class Daemon:
             counts |= budget.counters(self._assistant.now())
         return counts
 
+    @property
+    def user_counters(self) -> dict[str, dict[str, int]]:
+        """Return each user's counters: received, answered, rejected, busy, shed, model_budget_refused."""
+        users = {name: dict(sorted(counts.items())) for name, counts in self._stats.users.items()}
+        budget = self._assistant.budget
+        for name, refused in budget.refused_by_user.items() if budget is not None else ():
+            users.setdefault(name, {})["model_budget_refused"] = refused
+        return dict(sorted(users.items()))
+
     # --- serving -----------------------------------------------------------------------
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set, then finish the queued requests and those in flight."""
         options = self._options
         self._link.on_connect(self._on_connected)
-        self._link.prioritize(self._urgent)
+        self._link.prioritize(self._urgent, self._lane)
         share = f"$share/{options.share}/" if options.share else ""
         async with asyncio.TaskGroup() as group:
             workers = [
@@ -214,8 +258,11 @@ class Daemon:
             ]
             workers.append(group.create_task(self._publish_stats_every(options.stats_interval), name="api-stats"))
             self._serving = True
-            await self._link.subscribe([f"{share}{self._root}/request"], self._on_request)
-            await self._link.subscribe([f"{share}{self._root}/confirm"], self._on_confirm)
+            await self._link.subscribe([f"{share}{self._root}/request/+"], self._on_request)
+            await self._link.subscribe([f"{share}{self._root}/confirm/+"], self._on_confirm)
+            if options.open:
+                await self._link.subscribe([f"{share}{self._root}/request"], self._on_request)
+                await self._link.subscribe([f"{share}{self._root}/confirm"], self._on_confirm)
             if options.ha_status_topic:
                 await self._link.subscribe([options.ha_status_topic], self._on_ha_status)
             if options.routines_owner:
@@ -245,7 +292,9 @@ class Daemon:
 
     def _announce(self) -> None:
         options = self._options
-        for topic, config in discovery(self._root, options.discovery_prefix, home_name=options.home_name):
+        # Home Assistant's entities ask as its MQTT user; with --open and no user, anonymously.
+        user = options.ha_user
+        for topic, config in discovery(self._root, options.discovery_prefix, home_name=options.home_name, user=user):
             self._publish(topic, json.dumps(config), retain=True)
 
     def _on_ha_status(self, message: Incoming) -> None:
@@ -271,11 +320,27 @@ class Daemon:
 
     # --- reading -------------------------------------------------------------------------
 
+    def _user(self, topic: str) -> tuple[bool, str | None]:
+        """Return whether a request or confirmation topic is served, and its user (None: anonymous)."""
+        for kind in ("request", "confirm"):
+            base = f"{self._root}/{kind}"
+            if topic == base:
+                return self._options.open, None
+            if topic.startswith(base + "/"):
+                user = topic[len(base) + 1 :]
+                return bool(user) and "/" not in user and len(user) <= _USER_MAX, user
+        return False, None
+
+    def _lane(self, topic: str) -> str | None:
+        """Return the user a request or confirmation topic stands for ("" when anonymous), for turns in the inbox."""
+        served, user = self._user(topic)
+        return (user or "") if served else None
+
     def _urgent(self, topic: str, payload: bytes) -> bool:
         """Tell whether a received message goes ahead of the others: confirmations and explicit commands."""
-        if topic == f"{self._root}/confirm":
+        if topic.startswith(f"{self._root}/confirm"):
             return True
-        if topic != f"{self._root}/request" or len(payload) > _URGENT_MAX:
+        if not topic.startswith(f"{self._root}/request") or len(payload) > _URGENT_MAX:
             return False
         text = payload.decode("utf-8", "replace")
         if text.lstrip().startswith("{"):
@@ -288,26 +353,31 @@ class Daemon:
 
     def _intake(
         self, message: Incoming, kind: str, parse: Callable[[bytes], _Message | api.Rejection]
-    ) -> tuple[_Message, str, Properties | None] | None:
-        """Count, read and route a message; answer a rejection; return what is left to queue."""
+    ) -> tuple[_Message, str, Properties | None, str | None] | None:
+        """Count, read and route a message; answer a rejection; return what is left to queue, with its user."""
         self._stats.counts["received"] += 1
+        served, user = self._user(message.topic)
+        if not served:
+            _LOGGER.warning("dropped a %s on %s: not a user's topic", kind, message.topic)
+            return None
+        self._stats.user(user)["received"] += 1
         if not self._take(message, kind):
             return None
         parsed = _read(parse, message.payload)
-        route = self._route(message, parsed.reply_to, getattr(parsed, "id", None))
+        route = self._route(message, parsed.reply_to, getattr(parsed, "id", None), user)
         if route is None:
             return None
         topic, properties = route
         if isinstance(parsed, api.Rejection):
-            self._reject(message, parsed, topic, properties)
+            self._reject(message, parsed, topic, properties, user)
             return None
-        return parsed, topic, properties
+        return parsed, topic, properties, user
 
     def _on_request(self, message: Incoming) -> None:
         accepted = self._intake(message, "request", api.parse_request)
         if accepted is None:
             return
-        parsed, topic, properties = accepted
+        parsed, topic, properties, user = accepted
         job = _Job(
             "request",
             topic,
@@ -316,6 +386,7 @@ class Daemon:
             # A request without a conversation starts its own: two clients never share one.
             parsed.conversation or f"c-{secrets.token_urlsafe(12)}",
             request=parsed,
+            user=user,
         )
         if Assistant.looks_local(parsed.text) or self._assistant.asking(job.conversation or ""):
             # An answer to Sasha's own question ("the ceiling fan") is finished locally too.
@@ -330,9 +401,10 @@ class Daemon:
         accepted = self._intake(message, "confirmation", api.parse_confirm)
         if accepted is None:
             return
-        parsed, topic, properties = accepted
+        parsed, topic, properties, user = accepted
         ident = parsed.id or f"r-{uuid.uuid4().hex[:12]}"
-        self._queue(_Job("confirm", topic, properties, ident, parsed.conversation, confirm=parsed), self._fast)
+        job = _Job("confirm", topic, properties, ident, parsed.conversation, confirm=parsed, user=user)
+        self._queue(job, self._fast)
 
     def _take(self, message: Incoming, what: str) -> bool:
         if not self._serving:
@@ -349,12 +421,21 @@ class Daemon:
             return False
         return True
 
+    def _home_route(self, user: str | None) -> str:
+        """Return where a user's replies go by default: its own prefix (`<root>/response` when anonymous)."""
+        return f"{self._root}/reply/{user}" if user is not None else f"{self._root}/response"
+
     def _route(
-        self, message: Incoming, reply_to: str | None, ident: str | None
+        self, message: Incoming, reply_to: str | None, ident: str | None, user: str | None
     ) -> tuple[str, Properties | None] | None:
-        """Return where the reply goes, or refuse the route (on `<root>/response`) and return None."""
-        topic = message.response_topic or reply_to or f"{self._root}/response"
+        """Return where the reply goes, or refuse the route (on the user's default route) and return None."""
+        home = self._home_route(user)
+        topic = message.response_topic or reply_to or home
         problem = self._routes.problem(topic)
+        replies = f"{self._root}/reply/"
+        if problem is None and user is not None and topic.startswith(replies) and not _under(topic, home):
+            # Another user's prefix: its replies carry tokens and conversations meant for them.
+            problem = f"replies to {user}'s requests go under {home}, not to {topic!r}"
         if problem is None:
             properties = None
             if message.response_topic and message.correlation_data is not None:
@@ -364,31 +445,42 @@ class Daemon:
         self._stats.counts["route_refused"] += 1
         _LOGGER.warning("refused to reply on %r for %s: %s", topic, message.topic, problem)
         body = api.short_reply("rejected", f"Refused: {problem}.", ident)
-        self._send(f"{self._root}/response", None, body, essential=False)
+        self._send(home, None, body, essential=False, user=user)
         return None
 
-    def _reject(self, message: Incoming, rejection: api.Rejection, topic: str, properties: Properties | None) -> None:
-        if message.response_topic is None and rejection.reply_to is None:
+    def _reject(
+        self,
+        message: Incoming,
+        rejection: api.Rejection,
+        topic: str,
+        properties: Properties | None,
+        user: str | None,
+    ) -> None:
+        if message.response_topic is None and rejection.reply_to is None and user is None:
             _LOGGER.warning("dropped a message on %s: %s", message.topic, rejection.reason)
             return
-        self._send(topic, properties, api.rejected(rejection), essential=False)
+        self._send(topic, properties, api.rejected(rejection), essential=False, user=user)
 
-    def _queue(self, job: _Job, queue: asyncio.Queue[_Job]) -> None:
+    def _queue(self, job: _Job, queue: Lanes[_Job]) -> None:
         try:
-            queue.put_nowait(job)
-        except asyncio.QueueFull:
+            queue.put_nowait(job.user or "", job)
+        except LaneFull:
             lane = "explicit commands" if queue is self._fast else "requests for the model"
-            message = f"Sasha is busy: {queue.maxsize} {lane} are waiting. Try again shortly."
+            if queue.waiting(job.user or "") >= queue.maxsize:
+                message = f"Sasha is busy: {queue.maxsize} of your {lane} are waiting. Try again shortly."
+            else:
+                message = f"Sasha is busy: {queue.qsize()} {lane} are waiting. Try again shortly."
             self._send(
                 job.route,
                 job.properties,
                 api.short_reply("busy", message, job.ident, job.conversation),
                 essential=False,
+                user=job.user,
             )
 
     # --- answering -------------------------------------------------------------------------
 
-    async def _work(self, queue: asyncio.Queue[_Job], *, local: bool) -> None:
+    async def _work(self, queue: Lanes[_Job], *, local: bool) -> None:
         while True:
             job = await queue.get()
             try:
@@ -404,7 +496,7 @@ class Daemon:
             else:
                 body = reply.to_json()
                 # A refusal for lack of budget gives way to real answers when the outbox fills.
-                self._send(job.route, job.properties, body, essential=body["status"] != "busy")
+                self._send(job.route, job.properties, body, essential=body["status"] != "busy", user=job.user)
 
     async def _answer(self, job: _Job, *, local: bool) -> Reply | None:
         assistant = self._assistant
@@ -417,6 +509,8 @@ class Daemon:
                 source="mqtt",
                 conversation=confirm.conversation,
                 route=job.route,
+                user=job.user,
+                private=False,
             )
         request = job.request
         if request is None:
@@ -429,6 +523,7 @@ class Daemon:
             "area": request.area,
             "route": job.route,
             "private": False,
+            "user": job.user,
         }
         if local:
             return await assistant.handle_local(request.text, **common)
@@ -436,16 +531,49 @@ class Daemon:
 
     # --- publishing --------------------------------------------------------------------------
 
-    def _send(self, topic: str, properties: Properties | None, body: dict[str, Any], *, essential: bool = True) -> None:
+    def _ask_approvers(self, pending: Pending, users: frozenset[str]) -> None:
+        """Tell the users who may approve a plain user's plan about it, each on `<root>/approvals/<user>`."""
+        body = {
+            "token": pending.token,
+            "user": pending.user,
+            "message": pending.message,
+            "actions": [{"device": a.device, "set": dict(a.set)} for a in pending.actions],
+            "expires": round(pending.expires, 3),
+        }
+        for user in sorted(users):
+            self._publish(f"{self._root}/approvals/{user}", json.dumps(body))
+
+    def _tell_asker(self, pending: Pending, reply: Reply) -> None:
+        """Send what became of a plan an approver settled to the reply route its question went to."""
+        if pending.route is not None:
+            body = reply.to_json() | {"id": None, "conversation": pending.conversation}
+            self._send(pending.route, None, body, user=pending.user)
+
+    def _send(
+        self,
+        topic: str,
+        properties: Properties | None,
+        body: dict[str, Any],
+        *,
+        essential: bool = True,
+        user: str | None = None,
+    ) -> None:
         """Publish a reply; never raise. Refusals give way first when the outbox fills up."""
         status = str(body.get("status"))
         self.handled += 1
         counts = self._stats.counts
-        counts["answered" if status not in ("rejected", "busy") else status] += 1
+        outcome = "answered" if status not in ("rejected", "busy") else status
+        counts[outcome] += 1
+        mine = self._stats.user(user)
+        mine[outcome] += 1
+        now = time.monotonic()
         if not essential and (
-            self._link.held >= self._link.max_outbox * _SHED_SHARE or not self._refusals.take(time.monotonic())
+            self._link.held >= self._link.max_outbox * _SHED_SHARE
+            or not self._user_bucket(user).take(now)
+            or not self._refusals.take(now)
         ):
             counts["shed"] += 1
+            mine["shed"] += 1
             if counts["shed"] % 100 == 1:
                 _LOGGER.warning("the outbox is filling up: %d refusals not sent so far", counts["shed"])
             return
@@ -469,8 +597,17 @@ class Daemon:
             return
         done.add_done_callback(_retrieved)
 
+    def _user_bucket(self, user: str | None) -> _Bucket:
+        key = user or ""
+        bucket = self._user_refusals.get(key)
+        if bucket is None:
+            if len(self._user_refusals) >= _USERS_COUNTED:
+                self._user_refusals.pop(next(iter(self._user_refusals)))  # forget the oldest
+            bucket = self._user_refusals[key] = _Bucket(_REFUSALS_PER_USER, tokens=_REFUSALS_PER_USER)
+        return bucket
+
     def _publish_stats(self, *, force: bool = False) -> None:
-        text = json.dumps(self.counters, sort_keys=True)
+        text = json.dumps(self.counters | {"users": self.user_counters}, sort_keys=True)
         if force or text != self._stats.last_published:
             self._stats.last_published = text
             self._publish(f"{self._root}/stats", text, retain=True)
@@ -480,6 +617,15 @@ class Daemon:
             await asyncio.sleep(interval)
             if self._link.connected:
                 self._publish_stats()
+
+
+# Usernames longer than this are not taken from a topic (the stats keep one counter per user).
+_USER_MAX = 128
+
+
+def _under(topic: str, prefix: str) -> bool:
+    """Tell whether `topic` is `prefix` or below it."""
+    return topic == prefix or topic.startswith(prefix + "/")
 
 
 def _retrieved(done: asyncio.Future[None]) -> None:
@@ -538,9 +684,14 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
             ha_status_topic=api_settings.ha_status_topic or None,
             home_name=home.home.name,
             routines_owner=client_id if run_routines else None,
+            open=api_settings.open,
+            ha_user=api_settings.ha_user,
         )
         group_note = f" (share group {api_settings.share})" if api_settings.share else ""
-        serving = f"serving {settings.api_topic}/request on {rt.link.settings.url} with {len(home)} devices{group_note}"
+        topics = f"{settings.api_topic}/request/<user>" + (
+            f" and {settings.api_topic}/request" if api_settings.open else ""
+        )
+        serving = f"serving {topics} on {rt.link.settings.url} with {len(home)} devices{group_note}"
         async with asyncio.TaskGroup() as group:
             background: list[asyncio.Task[None] | None] = [
                 group.create_task(_once_connected(rt.link, serving), name="serving-notice"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sasha.assistant import Assistant
 from sasha.config import Settings
+from sasha.errors import ConfigError
 from sasha.executor import Executor
 from sasha.history.audit import AuditLog
 from sasha.home.inventory import Inventory
@@ -17,7 +18,7 @@ from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.planner import Planner
 from sasha.planning.prompts import Prompts
-from sasha.policy import ConfirmMode, ModelBudget, PendingPlans
+from sasha.policy import Approvers, ConfirmMode, ModelBudget, PendingPlans
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import RoutineEngine, home_zone
 from sasha.routines.store import RoutineStore
@@ -70,6 +71,10 @@ async def running(
     `shared_pending` keeps plans waiting for a yes in `<state_dir>/pending.db`, where every
     daemon sharing the state directory finds them.
     """
+    unknown = sorted(set(settings.api.device_owners) - set(home.devices))
+    if unknown:
+        # A misspelt device would otherwise silently fall back to the owners.
+        raise ConfigError(f"api.device_owners: no device {', '.join(map(repr, unknown))} in the inventory")
     status = f"{settings.api_topic}/status" if announce else None
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None
@@ -79,6 +84,8 @@ async def running(
         per_minute=settings.budget.per_minute,
         per_day=settings.budget.per_day,
         per_request=settings.planner.max_calls,
+        per_user_minute=settings.budget.per_user_minute,
+        per_user_day=settings.budget.per_user_day,
     )
     try:
         session = {} if session_expiry is None else {"session_expiry": session_expiry}
@@ -115,6 +122,7 @@ async def running(
                 budget=budget,
                 mirror=mirror,
                 timers=timers,
+                approvers=Approvers.of(settings.api.owners, settings.api.device_owners),
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:

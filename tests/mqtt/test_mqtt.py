@@ -277,6 +277,22 @@ def test_urgent_messages_leave_the_inbox_first(caplog: pytest.LogCaptureFixture)
     assert "could not rank a message to t" in caplog.text
 
 
+def test_urgent_messages_of_different_senders_take_turns() -> None:
+    """Hand over one sender's urgent messages in turn with another's, however many the first sent before."""
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
+    inbox = _inbox_type(link)()
+    link.prioritize(lambda topic, payload: payload.startswith(b"!"), lambda topic: topic.rsplit("/", 1)[-1])
+    sent = [("req/a", b"!a0"), ("req/a", b"!a1"), ("req/a", b"late"), ("req/a", b"!a2"), ("req/b", b"!b0")]
+    sent += [("req/b", b"!b1"), ("req/a", b"!a3")]
+    for mid, (topic, payload) in enumerate(sent):
+        inbox.put_nowait(aiomqtt.Message(topic, payload, 1, False, mid, None))
+    assert [inbox.get_nowait().payload for _ in sent] == [b"!a0", b"!b0", b"!a1", b"!b1", b"!a2", b"!a3", b"late"]
+    # Once a lane's messages have left, its next one is first in line again.
+    for mid, (topic, payload) in enumerate([("req/a", b"!a4"), ("req/b", b"!b2")]):
+        inbox.put_nowait(aiomqtt.Message(topic, payload, 1, False, mid, None))
+    assert [inbox.get_nowait().payload for _ in range(2)] == [b"!a4", b"!b2"]
+
+
 async def test_no_password_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     """Log connection failures with the password hidden."""
     caplog.set_level(logging.DEBUG)

@@ -40,7 +40,7 @@ from sasha.planning.llm.client import (
 from sasha.planning.llm.tiny import TinyModelServer, TinyModelUnavailable
 from sasha.planning.planner import Planner
 from sasha.sim import physics
-from sasha.surfaces.daemon import Daemon
+from sasha.surfaces.daemon import Daemon, DaemonOptions
 from tests.conftest import ROOT, Rig, clean_env, fast, run_sasha
 from tests.surfaces.test_daemon import request
 
@@ -204,7 +204,7 @@ async def test_goals_over_the_api_never_publish_anything_invalid(rig: Rig, tiny_
     wire: list[Incoming] = []
     client = ModelClient(_settings(tiny_model.base_url))
     planner = Planner(rig.home, client, state=rig.mirror.snapshot)
-    daemon = Daemon(Assistant(rig.home, rig.executor, planner), rig.link)
+    daemon = Daemon(Assistant(rig.home, rig.executor, planner), rig.link, options=DaemonOptions(open=True))
     stop = asyncio.Event()
     async with fast(MqttSettings.from_url(rig.broker.url)) as spy:
         await spy.subscribe(["#"], wire.append)

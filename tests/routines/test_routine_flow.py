@@ -192,7 +192,9 @@ async def _online(url: str) -> None:
 
 
 async def _daemon(url: str, state: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(state), env=env)
+    return await start_sasha(
+        "run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(state), env=env
+    )
 
 
 async def _stop(process: asyncio.subprocess.Process) -> str:

@@ -7,6 +7,7 @@ scripted model.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import signal
@@ -31,7 +32,7 @@ from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.policy import ModelBudget, PendingPlans
+from sasha.policy import Approvers, ModelBudget, PendingPlans
 from sasha.state import StateMirror
 from sasha.surfaces.daemon import Daemon, DaemonOptions, node_id
 from tests.conftest import EXAMPLE, Rig, clean_env, model_settings, run_sasha, start_sasha
@@ -59,6 +60,7 @@ async def serving(
     executor: Executor | None = None,
     budget: ModelBudget | None = None,
     pending: PendingPlans | None = None,
+    approvers: Approvers | None = None,
     **options: Any,
 ) -> AsyncIterator[Served]:
     """Serve the MQTT API on the rig (or on `link`) until the block ends."""
@@ -66,8 +68,11 @@ async def serving(
     mirror = rig.mirror
     planner = Planner(rig.home, client, state=mirror.snapshot)
     audit = AuditLog(tmp_path / f"audit-{uuid.uuid4().hex[:6]}.db")
-    assistant = Assistant(rig.home, executor or rig.executor, planner, audit=audit, budget=budget, pending=pending)
-    daemon = Daemon(assistant, link or rig.link, options=DaemonOptions(**options))
+    assistant = Assistant(
+        rig.home, executor or rig.executor, planner, audit=audit, budget=budget, pending=pending, approvers=approvers
+    )
+    # These tests are about the anonymous topics of a single-user set-up (test_identity.py: users).
+    daemon = Daemon(assistant, link or rig.link, options=DaemonOptions(**{"open": True, **options}))
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.serve(stop))
     await asyncio.sleep(0.3)  # let the subscriptions reach the broker
@@ -309,22 +314,23 @@ async def test_discovery_is_announced_again_on_home_assistants_birth(rig: Rig, t
 
 
 async def test_the_recipe_reads_only_its_own_reply(rig: Rig, tmp_path: Path) -> None:
-    """Run the README recipe twice at once: each client reads exactly its own reply, no model needed."""
+    """Run running.md's recipe as two users at once: each reads exactly its own reply, no model needed."""
 
     async def client_asks(name: str, text: str) -> list[dict[str, Any]]:
-        inbox = f"sasha/reply/{name}"
+        inbox = f"sasha/reply/{name}/kitchen"
         async with _client(rig) as client:
             await client.subscribe(inbox, qos=1)
-            await client.publish("sasha/request", json.dumps({"text": text, "id": name, "reply_to": inbox}), qos=1)
+            body = {"text": text, "id": name, "reply_to": inbox}
+            await client.publish(f"sasha/request/{name}", json.dumps(body), qos=1)
             got = [_json(await _next(client))]
             # A marker request on the same inbox: whatever else reached it arrives before the marker.
             marker = {"text": "turn off the garage light", "id": f"{name}-end", "reply_to": inbox}
-            await client.publish("sasha/request", json.dumps(marker), qos=1)
+            await client.publish(f"sasha/request/{name}", json.dumps(marker), qos=1)
             while got[-1]["id"] != f"{name}-end":
                 got.append(_json(await _next(client)))
             return got
 
-    async with serving(rig, None, tmp_path):
+    async with serving(rig, None, tmp_path, open=False):
         ours, theirs = await asyncio.gather(
             client_asks("alice", "turn on the office light"), client_asks("bob", "turn on the bathroom light")
         )
@@ -423,7 +429,7 @@ async def test_a_retained_request_is_not_acted_on_after_a_restart(rig: Rig, tmp_
     wanted = "off" if before == "on" else "on"
     async with _client(rig) as client:
         await client.publish("sasha/request", f"turn {wanted} the office light".encode(), qos=1, retain=True)
-    args = ("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
+    args = ("run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
     for _ in range(2):
         async with _client(rig) as client:  # forget the counters of the previous run
             await client.publish("sasha/stats", b"", qos=1, retain=True)
@@ -457,6 +463,7 @@ async def _flood(rig: Rig, scripted: ScriptedModel, tmp_path: Path) -> None:
     env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test-secret-0123456789", SASHA_MODEL="s")
     process = await start_sasha(
         "run",
+        "--open",
         "--devices",
         str(EXAMPLE),
         "--mqtt-url",
@@ -537,23 +544,32 @@ async def test_a_full_outbox_drops_replies_and_the_daemon_goes_on(
 
 
 async def test_refusals_beyond_a_hundred_a_second_are_shed(rig: Rig, tmp_path: Path) -> None:
-    """Count every refusal of a burst but send only about a hundred a second of them; answers still go out."""
+    """Count every refusal of a burst but send about a hundred a second, twenty per user; answers still go out."""
+    users = [f"u{n}" for n in range(6)]
     async with serving(rig, None, tmp_path) as served, _client(rig) as listener:
-        await listener.subscribe("sasha/reply/burst", qos=1)
+        await listener.subscribe("sasha/reply/+/burst", qos=1)
         daemon = served.daemon
-        for _ in range(400):
-            daemon._on_request(Incoming("sasha/request", b'{"text": 1, "reply_to": "sasha/reply/burst"}'))
-        body = {"text": "turn on the office light", "id": "real", "reply_to": "sasha/reply/burst"}
-        daemon._on_request(Incoming("sasha/request", json.dumps(body).encode()))
-        received = []
+        for _ in range(100):
+            for user in users:
+                bad = json.dumps({"text": 1, "reply_to": f"sasha/reply/{user}/burst"}).encode()
+                daemon._on_request(Incoming(f"sasha/request/{user}", bad))
+        body = {"text": "turn on the office light", "id": "real", "reply_to": "sasha/reply/u0/burst"}
+        daemon._on_request(Incoming("sasha/request/u0", json.dumps(body).encode()))
+        received: list[tuple[str, dict[str, Any]]] = []
         with contextlib.suppress(TimeoutError):
             while True:
-                received.append(_json(await _next(listener, timeout=2)))
+                message = await _next(listener, timeout=2)
+                received.append((message.topic.value.split("/")[2], _json(message)))
         counters = daemon.counters
-    assert counters["rejected"] == 400
-    assert 250 <= counters["shed"] <= 300  # 100 went out at once, a few more as the bucket refilled
-    assert len([r for r in received if r["status"] == "rejected"]) == 400 - counters["shed"]
-    assert [r["status"] for r in received if r["id"] == "real"] == ["done"]
+        per_user = daemon.user_counters
+    assert counters["rejected"] == 600
+    sent = collections.Counter(user for user, reply in received if reply["status"] == "rejected")
+    assert 100 <= sum(sent.values()) <= 130  # 100 went out at once, a few more as the bucket refilled
+    assert sum(sent.values()) == 600 - counters["shed"]
+    # Each user's share of the refusals sent, and each user's shed refusals counted apart.
+    assert all(10 <= sent[user] <= 25 for user in users)
+    assert all(per_user[user]["shed"] == 100 - sent[user] for user in users)
+    assert [r["status"] for _, r in received if r["id"] == "real"] == ["done"]
 
 
 def test_explicit_commands_and_confirmations_are_urgent(rig: Rig) -> None:

@@ -21,7 +21,7 @@ from sasha.assistant import Assistant
 from sasha.home.inventory import from_yaml
 from sasha.planning.planner import Planner
 from sasha.surfaces.chat import Chat
-from sasha.surfaces.daemon import Daemon
+from sasha.surfaces.daemon import Daemon, DaemonOptions
 from tests.conftest import EXAMPLE, Rig, start_sasha
 from tests.surfaces.test_daemon import _client, request
 from tests.understanding.test_clarify import HOME
@@ -146,7 +146,7 @@ async def test_a_sensitive_answer_still_waits_for_a_yes(rig: Rig) -> None:
 @pytest.fixture
 async def served(rig: Rig) -> AsyncIterator[Rig]:
     """Serve the MQTT API without a model on the rig's connection."""
-    daemon = Daemon(_alone(rig), rig.link)
+    daemon = Daemon(_alone(rig), rig.link, options=DaemonOptions(open=True))
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.serve(stop))
     await asyncio.sleep(0.3)  # let the subscriptions reach the broker
@@ -193,7 +193,9 @@ async def test_sasha_run_completes_a_clarification(rig: Rig, tmp_path: Path) -> 
     """A real `sasha run` process: "turn off the fan", "the ceiling fan": only the Ceiling fan goes off."""
     await _given(rig, {"bedroom_fan": {"power": "on"}, "bathroom_fan": {"power": "on"}})
     url = rig.broker.url
-    process = await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
+    process = await start_sasha(
+        "run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path)
+    )
     try:
         async with _client(url) as watcher:
             await watcher.subscribe("sasha/status", qos=1)

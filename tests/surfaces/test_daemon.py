@@ -21,7 +21,7 @@ from sasha.history.audit import AuditLog
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.surfaces.daemon import Daemon
+from sasha.surfaces.daemon import Daemon, DaemonOptions
 from tests.conftest import EXAMPLE, Rig, model_settings, start_sasha
 
 
@@ -44,7 +44,7 @@ async def served(rig: Rig, scripted: ScriptedModel, tmp_path: Path) -> AsyncIter
     now = [1000.0]
     audit = AuditLog(tmp_path / "audit.db")
     assistant = Assistant(rig.home, rig.executor, planner, audit=audit, clock=lambda: now[0])
-    daemon = Daemon(assistant, rig.link)
+    daemon = Daemon(assistant, rig.link, options=DaemonOptions(open=True))
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.serve(stop))
     await asyncio.sleep(0.3)  # let the subscriptions reach the broker
@@ -232,7 +232,9 @@ async def test_undo_over_mqtt(served: Served) -> None:
 async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
     """Run `sasha run`: status and HA discovery retained, requests served, clean stop on SIGTERM."""
     url = rig.broker.url
-    process = await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
+    process = await start_sasha(
+        "run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path)
+    )
     try:
         seen: dict[str, bytes] = {}
         async with _client(url) as watcher:
@@ -245,10 +247,11 @@ async def test_sasha_run_end_to_end(rig: Rig, tmp_path: Path) -> None:
                     if seen.get("sasha/status") == b"online" and len(seen) >= 3:
                         break
         text_config = json.loads(seen["homeassistant/text/sasha_sasha/request/config"])
-        assert text_config["command_topic"] == "sasha/request"
+        # Home Assistant asks as its own MQTT user (`--ha-user`, default homeassistant).
+        assert text_config["command_topic"] == "sasha/request/homeassistant"
         assert text_config["availability_topic"] == "sasha/status"
         sensor = json.loads(seen["homeassistant/sensor/sasha_sasha/reply/config"])
-        assert sensor["state_topic"] == "sasha/response"
+        assert sensor["state_topic"] == "sasha/reply/homeassistant"
         reply, _ = await request(url, "turn on the bathroom light", timeout=10)
         assert reply["status"] == "done"
         goal, _ = await request(url, "make it cozy", timeout=10)

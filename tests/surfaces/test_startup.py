@@ -46,7 +46,7 @@ async def test_a_request_sent_on_the_first_online_is_answered(scripted: Scripted
         # subscription and hide a daemon that subscribes after saying online.
         async with Mosquitto() as broker:
             state = tmp_path / f"start-{start}"
-            args = ("run", "--devices", str(EXAMPLE), "--mqtt-url", broker.url, "--state-dir", str(state))
+            args = ("run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", broker.url, "--state-dir", str(state))
             process = await start_sasha(*args, env=env)
             try:
                 reply = await _first_online_then_ask(broker.url, f"start-{start}")
@@ -78,7 +78,16 @@ async def test_a_home_of_3000_devices_answers_and_subscribes_a_few_filters(
     env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test", SASHA_MODEL="scripted")
     async with Mosquitto(extra=["sys_interval 1"]) as broker:
         before = await _subscriptions(broker.url)
-        args = ("run", "--devices", str(devices), "--mqtt-url", broker.url, "--state-dir", str(tmp_path / "state"))
+        args = (
+            "run",
+            "--open",
+            "--devices",
+            str(devices),
+            "--mqtt-url",
+            broker.url,
+            "--state-dir",
+            str(tmp_path / "state"),
+        )
         process = await start_sasha(*args, env=env)
         try:
             reply = await _first_online_then_ask(broker.url, "big", "turn on guest room 47 media player 2999")

@@ -206,7 +206,9 @@ async def test_sasha_run_reads_the_area_of_a_request(rig: Rig, tmp_path: Path) -
         assert not rig.simulator.set_values(device, values)
         assert await rig.mirror.wait_for(device, values, timeout=5)
     url = rig.broker.url
-    process = await start_sasha("run", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path))
+    process = await start_sasha(
+        "run", "--open", "--devices", str(EXAMPLE), "--mqtt-url", url, "--state-dir", str(tmp_path)
+    )
     try:
         await _online(url)
         body = {"text": "turn off the lights", "conversation": "sat-1", "area": "Master bedroom"}

@@ -131,6 +131,8 @@ class Rig:
         return self._sasha(
             name,
             "run",
+            # Home Assistant logs in without a username here: Sasha's anonymous topics.
+            "--open",
             "--devices",
             str(DEVICES),
             "--mqtt-url",

@@ -1,9 +1,12 @@
 """Sasha's MQTT API seen from Home Assistant: requests out, replies and status in.
 
 Everything goes through Home Assistant's own MQTT integration, so the broker, its credentials
-and TLS are configured once, there. Each conversation has a reply topic of its own under
-`<root>/reply/<instance>/` (replies are matched to requests by id), and one wildcard
-subscription made at setup catches every reply:
+and TLS are configured once, there. Sasha reads who asks from the topic: requests go to
+`<root>/request/<user>`, `<user>` being the username of that MQTT integration, which the
+broker's ACL pins to it (without a username, the anonymous `<root>/request` of Sasha's
+`--open`). Each conversation has a reply topic of its own under `<root>/reply/<user>/<instance>/`
+(replies are matched to requests by id), and one wildcard subscription made at setup catches
+every reply:
 subscribing per request would race Sasha's local path, which can answer in about 10 ms, well
 inside the MQTT integration's subscribe debounce.
 """
@@ -48,7 +51,9 @@ class SashaLink:
         self._hass = hass
         self.root = root
         self.timeout = timeout
-        self._reply_base = f"{root}/reply/{instance}"
+        user = _mqtt_user(hass)
+        self._request_topic = f"{root}/request/{user}" if user else f"{root}/request"
+        self._reply_base = f"{root}/reply/{user}/{instance}" if user else f"{root}/reply/{instance}"
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ready = asyncio.Event()
         self._prober: asyncio.Task[None] | None = None
@@ -107,7 +112,7 @@ class SashaLink:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_READY_WAIT):
                         await self._ready.wait()
-                await mqtt.async_publish(self._hass, f"{self.root}/request", json.dumps(body), qos=1, retain=False)
+                await mqtt.async_publish(self._hass, self._request_topic, json.dumps(body), qos=1, retain=False)
                 return await future
         except TimeoutError:
             raise SashaUnavailableError(self._timeout_message()) from None
@@ -121,7 +126,7 @@ class SashaLink:
         if not self.ready:
             return (
                 f"Sasha did not answer within {seconds}. Home Assistant never received a message on "
-                f"{self.root}/reply/#; check that the broker lets it publish and subscribe there."
+                f"{self._reply_base}/#; check that the broker lets it publish and subscribe there."
             )
         if self.status is None:
             return (
@@ -195,6 +200,15 @@ class SashaLink:
         for future in self._waiting.values():
             if not future.done():
                 future.set_exception(SashaUnavailableError(message))
+
+
+def _mqtt_user(hass: HomeAssistant) -> str | None:
+    """Return the username Home Assistant's MQTT integration logs in with, when Sasha can take it from a topic."""
+    for entry in hass.config_entries.async_entries(mqtt.DOMAIN):
+        user = entry.data.get("username")
+        if isinstance(user, str) and user and not any(c in user for c in "/+#\x00"):
+            return user
+    return None
 
 
 def _broker_connected(hass: HomeAssistant) -> bool:
