@@ -20,7 +20,9 @@ from typing import Any
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
 from sasha.home.actions import Action
+from sasha.home.confirmation import Verdict, say_verdicts, settled
 from sasha.home.inventory import Inventory
+from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
@@ -52,6 +54,8 @@ class ActionReply:
     reason: str
     result: str
     error: str | None = None
+    # What the device reported afterwards (docs/design.md, section 6); None when it was not published.
+    confirmation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,14 @@ class Reply:
             "status": self.status,
             "message": self.message,
             "actions": [
-                {"device": a.device, "set": a.set, "reason": a.reason, "result": a.result, "error": a.error}
+                {
+                    "device": a.device,
+                    "set": a.set,
+                    "reason": a.reason,
+                    "result": a.result,
+                    "error": a.error,
+                    "confirmation": a.confirmation,
+                }
                 for a in self.actions
             ],
             "routine": self.routine,
@@ -107,9 +118,27 @@ def _outcome_replies(outcomes: Sequence[Outcome]) -> tuple[ActionReply, ...]:
             o.action.reason,
             o.result.value,
             o.error or ("held until the broker is back" if o.held else None),
+            o.confirmation.value if o.confirmation is not None else None,
         )
         for o in outcomes
     )
+
+
+def _confirmed_message(home: Inventory, outcomes: Sequence[Outcome], message: str, *, fast: bool) -> str:
+    """Say the change as the devices confirmed it: "Done. X on." only when every device did."""
+    judged = [
+        (home.devices[o.action.device], o.action, Verdict(o.confirmation, o.reported))
+        for o in outcomes
+        if o.result is Result.PUBLISHED and o.confirmation is not None
+    ]
+    notes = say_verdicts([(device, found) for device, _, found in judged])
+    if not notes:
+        return f"Done. {message}" if fast else message
+    if not fast:
+        return f"{message} {notes}"
+    # The fast path's summary would claim the unconfirmed changes too: say only the confirmed ones.
+    sure = say_changes([(device, action.set) for device, action, found in judged if settled(found)])
+    return f"{sure}. {notes}" if sure else notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +181,7 @@ class Assistant:
         budget: ModelBudget | None = None,
         clock: Callable[[], float] = time.time,
         mirror: StateMirror | None = None,
+        confirm_wait: float | None = 2.0,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -165,6 +195,8 @@ class Assistant:
         answers = Answers(home, mirror.get) if mirror is not None else None
         self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
         self._clock = clock
+        # Seconds a request waits, at most, for its devices to report the change; None: no wait.
+        self.confirm_wait = confirm_wait
         # The question each conversation was last asked ("Which fan do you mean?"), newest last.
         self._asked: dict[str, _Asked] = {}
         self._ask_ttl = pending_ttl
@@ -430,7 +462,7 @@ class Assistant:
                 token=pending.token,
                 path=path,
             )
-        outcomes = await self.executor.execute(actions)
+        outcomes = await self.executor.execute(actions, confirm=self.confirm_wait)
         replies = _outcome_replies(outcomes) + dropped
         published = [o for o in outcomes if o.result is Result.PUBLISHED]
         if not published:
@@ -440,7 +472,7 @@ class Assistant:
             )
         skipped = [r for r in replies if r.result != Result.PUBLISHED.value]
         note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
-        done = f"Done. {message}" if path == "fast" else message
+        done = _confirmed_message(self.home, outcomes, message, fast=path == "fast")
         return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
 
     async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:
@@ -474,10 +506,11 @@ class Assistant:
                 return self._reply(request, "error", f"The routine was not saved: {err}", path="confirm")
             message = f"Routine '{routine.name}' is set up: {describe(routine)}."
             return self._reply(request, "done", message, routine=to_data(routine), path="confirm")
-        outcomes = await self.executor.execute(list(pending.actions))
+        outcomes = await self.executor.execute(list(pending.actions), confirm=self.confirm_wait)
         replies = _outcome_replies(outcomes)
         status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
-        return self._reply(request, status, pending.message, actions=replies, path="confirm")
+        message = _confirmed_message(self.home, outcomes, pending.message, fast=False)
+        return self._reply(request, status, message, actions=replies, path="confirm")
 
     async def _undo(self, request: _Request, approve: bool) -> Reply:
         if not self.executor.can_undo:

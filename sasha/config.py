@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "state_dir": "SASHA_STATE_DIR",
     "api_topic": "SASHA_API_TOPIC",
     "confirm": "SASHA_CONFIRM",
+    "confirm_wait": "SASHA_CONFIRM_WAIT",
     "model": "SASHA_MODEL",
     "planner.temperature": "SASHA_MODEL_TEMPERATURE",
     "planner.timeout": "SASHA_MODEL_TIMEOUT",
@@ -123,6 +124,8 @@ class Settings(BaseModel):
     state_dir: Path = Field(default_factory=_default_state_dir)
     api_topic: str = "sasha"
     confirm: Literal["never", "sensitive", "both", "always"] = "sensitive"
+    # Seconds a request waits, at most, for its devices to report what it changed (0: judge at once).
+    confirm_wait: float = Field(default=2.0, ge=0, le=30)
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

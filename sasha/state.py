@@ -93,6 +93,14 @@ class StateMirror:
         """Return the last reading of one capability, or None if never seen."""
         return self._readings.get(device_id, {}).get(capability)
 
+    def now(self) -> float:
+        """Return the mirror's clock, the one its readings are stamped with."""
+        return self._clock()
+
+    def readings(self, device_id: str) -> dict[str, Reading]:
+        """Return the last reading of every capability a device reported."""
+        return dict(self._readings.get(device_id, {}))
+
     def values(self, device_id: str) -> dict[str, Value]:
         """Return the last known values of a device."""
         return {n: r.value for n, r in self._readings.get(device_id, {}).items()}

@@ -60,7 +60,10 @@ class Simulator:
         *,
         seed: int | None = None,
         initial: Mapping[str, Mapping[str, Any]] | None = None,
+        silent: frozenset[str] = frozenset(),
+        late: Mapping[str, float] | None = None,
     ) -> None:
+        """`silent` devices take commands and never report; `late` ones report a command that many seconds late."""
         self._inventory = inventory
         self._connection = connection
         self._rng = random.Random(seed)  # noqa: S311  (simulation, not cryptography)
@@ -70,6 +73,11 @@ class Simulator:
             for topic in adapter_for(device).command_topics(device):
                 self._routes.setdefault(topic, []).append(device)
         self.commands = 0
+        unknown = sorted((set(silent) | set(late or {})) - set(inventory.devices))
+        if unknown:
+            raise ValueError(f"no such device: {', '.join(unknown)}")
+        self.silent = frozenset(silent)
+        self.late = dict(late or {})
         self.tracks: list[tuple[str, str]] = []
         for device_id, values in (initial or {}).items():
             problems = self._merge(device_id, values)
@@ -164,7 +172,12 @@ class Simulator:
                 if device.protocol is Protocol.TASMOTA:
                     # The firmware answers a command at once; tele/STATE follows only every TelePeriod.
                     self._send(device, result_messages(device, self.state[device.id]))
-                self._publish(device)
+                delay = self.late.get(device.id)
+                if delay is None:
+                    self._publish(device)
+                else:
+                    # A slow device (a sleepy Zigbee end device, a busy bridge): its report comes later.
+                    asyncio.get_running_loop().call_later(delay, self._publish, device)
 
     def _on_control(self, message: Incoming) -> None:
         device_id = message.topic.rsplit("/", 1)[-1]
@@ -183,6 +196,8 @@ class Simulator:
         self._send(device, adapter_for(device).encode_state(device, self.state[device.id]))
 
     def _send(self, device: Device, messages: list[Message]) -> None:
+        if device.id in self.silent:
+            return  # a device that takes commands and never says so (a dead report path)
         for message in messages:
             try:
                 self._connection.publish_nowait(message.topic, message.payload, retain=message.retain)

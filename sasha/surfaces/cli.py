@@ -60,6 +60,13 @@ def _common() -> _Parser:
     common.add_argument(
         "--confirm", choices=["never", "sensitive", "both", "always"], help="review policy (env SASHA_CONFIRM)"
     )
+    common.add_argument(
+        "--confirm-wait",
+        type=float,
+        metavar="S",
+        dest="confirm_wait",
+        help="seconds to wait for devices to report a change (default 2)",
+    )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     _credentials(common)
     common.add_argument(
@@ -130,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     _credentials(sim)
     sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
     sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
+    sim.add_argument(
+        "--silent", action="append", default=[], metavar="ID", help="a device that takes commands, never reports"
+    )
+    sim.add_argument(
+        "--late", action="append", default=[], type=_late, metavar="ID=S", help="a device that reports S seconds late"
+    )
 
     plan = commands.add_parser(
         "plan", allow_abbrev=False, help="show what the model would do about a request, without doing it"
@@ -213,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
+    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm", "confirm_wait"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
@@ -246,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(home, settings.devices)
         if args.command == "sim":
-            return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+            late = dict(args.late)
+            job = _sim(home, settings, seed=args.seed, tick=args.tick, silent=frozenset(args.silent), late=late)
+            return _run_until_signal(job)
         if args.command == "run":
             from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
 
@@ -342,14 +357,38 @@ def _check(home: Inventory, path: Path) -> int:
     return 0
 
 
-async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, tick: float) -> int:
+def _late(text: str) -> tuple[str, float]:
+    """Read `--late ID=SECONDS`."""
+    device, _, seconds = text.partition("=")
+    try:
+        delay = float(seconds)
+    except ValueError:
+        delay = -1.0
+    if not device or delay < 0:
+        raise argparse.ArgumentTypeError(f"expected ID=SECONDS, got {text!r}")
+    return device, delay
+
+
+async def _sim(
+    home: Inventory,
+    settings: config.Settings,
+    *,
+    seed: int | None,
+    tick: float,
+    silent: frozenset[str] = frozenset(),
+    late: dict[str, float] | None = None,
+) -> int:
     from sasha.mqtt.connection import MqttConnection  # noqa: PLC0415
     from sasha.sim.simulator import Simulator, outbox_size  # noqa: PLC0415
 
+    unknown = sorted((silent | set(late or {})) - set(home.devices))
+    if unknown:
+        sys.stderr.write(f"error: no device {', '.join(map(repr, unknown))} in the inventory\n")
+        return 1
     mqtt = settings.mqtt()
     client_id = f"sasha-sim-{home.home.base_topic}"
     async with MqttConnection(mqtt, client_id=client_id, max_outbox=outbox_size(home)) as connection:
-        simulator = Simulator(home, connection, seed=seed)
+        simulator = Simulator(home, connection, seed=seed, silent=silent, late=late)
         await simulator.attach()
         sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")
         await simulator.run_physics(tick)

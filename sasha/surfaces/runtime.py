@@ -107,6 +107,7 @@ async def running(
                 pending=pending,
                 budget=budget,
                 mirror=mirror,
+                confirm_wait=settings.confirm_wait,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
