@@ -20,7 +20,7 @@ from typing import Any
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
 from sasha.home.actions import Action
-from sasha.home.confirmation import Verdict, say_verdicts, settled
+from sasha.home.confirmation import Verdict, say_offline, say_verdicts, settled
 from sasha.home.inventory import Inventory
 from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
@@ -125,19 +125,21 @@ def _outcome_replies(outcomes: Sequence[Outcome]) -> tuple[ActionReply, ...]:
 
 
 def _confirmed_message(home: Inventory, outcomes: Sequence[Outcome], message: str, *, fast: bool) -> str:
-    """Say the change as the devices confirmed it: "Done. X on." only when every device did."""
+    """Say the change as the devices confirmed it: "Done. X on." only when every device sent to did."""
     judged = [
         (home.devices[o.action.device], o.action, Verdict(o.confirmation, o.reported))
         for o in outcomes
         if o.result is Result.PUBLISHED and o.confirmation is not None
     ]
     notes = say_verdicts([(device, found) for device, _, found in judged])
-    if not notes:
-        return f"Done. {message}" if fast else message
     if not fast:
-        return f"{message} {notes}"
-    # The fast path's summary would claim the unconfirmed changes too: say only the confirmed ones.
+        return f"{message} {notes}" if notes else message
+    if all(o.result is Result.PUBLISHED for o in outcomes) and not notes:
+        return f"Done. {message}"
+    # The fast path's summary would claim what was skipped or not confirmed too: say only the rest.
     sure = say_changes([(device, action.set) for device, action, found in judged if settled(found)])
+    if not notes:
+        return f"Done. {sure}." if sure else ""
     return f"{sure}. {notes}" if sure else notes
 
 
@@ -182,6 +184,7 @@ class Assistant:
         clock: Callable[[], float] = time.time,
         mirror: StateMirror | None = None,
         confirm_wait: float | None = 2.0,
+        offline_commands: str = "send",
     ) -> None:
         self.home = home
         self.routines = routines
@@ -197,6 +200,8 @@ class Assistant:
         self._clock = clock
         # Seconds a request waits, at most, for its devices to report the change; None: no wait.
         self.confirm_wait = confirm_wait
+        # "send": commands still go to a device that said it is offline (it may be back); "skip": they do not.
+        self.skip_offline = offline_commands == "skip"
         # The question each conversation was last asked ("Which fan do you mean?"), newest last.
         self._asked: dict[str, _Asked] = {}
         self._ask_ttl = pending_ttl
@@ -462,17 +467,26 @@ class Assistant:
                 token=pending.token,
                 path=path,
             )
-        outcomes = await self.executor.execute(actions, confirm=self.confirm_wait)
+        gone = say_offline([self.home.devices[d] for d in self.executor.offline(actions)], sent=not self.skip_offline)
+        outcomes = await self.executor.execute(actions, confirm=self.confirm_wait, skip_offline=self.skip_offline)
         replies = _outcome_replies(outcomes) + dropped
         published = [o for o in outcomes if o.result is Result.PUBLISHED]
         if not published:
             reasons = "; ".join(o.error or "" for o in outcomes if o.error)
+            said = f"{gone} " if gone else ""
             return self._reply(
-                request, "infeasible", f"Nothing could be done: {reasons}", actions=replies, calls=calls, path=path
+                request,
+                "infeasible",
+                f"{said}Nothing could be done: {reasons}",
+                actions=replies,
+                calls=calls,
+                path=path,
             )
         skipped = [r for r in replies if r.result != Result.PUBLISHED.value]
         note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
         done = _confirmed_message(self.home, outcomes, message, fast=path == "fast")
+        # Said before the rest, as it was known before acting.
+        done = " ".join(part for part in (gone, done) if part)
         return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
 
     async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:

@@ -29,6 +29,7 @@ ENVIRONMENT = {
     "api_topic": "SASHA_API_TOPIC",
     "confirm": "SASHA_CONFIRM",
     "confirm_wait": "SASHA_CONFIRM_WAIT",
+    "offline_commands": "SASHA_OFFLINE_COMMANDS",
     "model": "SASHA_MODEL",
     "planner.temperature": "SASHA_MODEL_TEMPERATURE",
     "planner.timeout": "SASHA_MODEL_TIMEOUT",
@@ -126,6 +127,8 @@ class Settings(BaseModel):
     confirm: Literal["never", "sensitive", "both", "always"] = "sensitive"
     # Seconds a request waits, at most, for its devices to report what it changed (0: judge at once).
     confirm_wait: float = Field(default=2.0, ge=0, le=30)
+    # What a command for a device that said it is offline does: still sent (it may be back), or not.
+    offline_commands: Literal["send", "skip"] = "send"
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -76,13 +76,24 @@ class Executor:
         self._ack_wait = ack_wait
         self._undo: collections.deque[list[_UndoStep]] = collections.deque(maxlen=undo_depth)
 
+    def offline(self, actions: Sequence[Action]) -> list[str]:
+        """Return the devices of `actions` (once each, in order) whose last word was that they are offline."""
+        gone = self._mirror.offline()
+        return list(dict.fromkeys(a.device for a in actions if a.device in gone))
+
     async def execute(
-        self, actions: Sequence[Action], *, remember: bool = True, confirm: float | None = None
+        self,
+        actions: Sequence[Action],
+        *,
+        remember: bool = True,
+        confirm: float | None = None,
+        skip_offline: bool = False,
     ) -> list[Outcome]:
         """Publish each valid action; the batch can be undone later when `remember` is set.
 
         With `confirm` (seconds, for the whole batch) each published action is then judged by what
         its device reports: the wait ends as soon as every device has confirmed, or at the limit.
+        `skip_offline` sends nothing to a device that said it is offline.
         """
         sent_at = self._mirror.now()
         outcomes: list[Outcome] = []
@@ -96,6 +107,9 @@ class Executor:
                 continue
             device = self._inventory.devices[checked.device]
             normalised = Action(device.id, checked.values, action.reason)
+            if skip_offline and self._mirror.available(device.id) is False:
+                outcomes.append(Outcome(normalised, Result.SKIPPED, "the device is offline"))
+                continue
             try:
                 futures = [
                     self._connection.publish_nowait(m.topic, m.payload, retain=m.retain)

@@ -81,5 +81,16 @@ def say_verdicts(verdicts: Sequence[tuple[Device, Verdict]]) -> str:
     return " ".join(said)
 
 
+def say_offline(devices: Sequence[Device], *, sent: bool) -> str:
+    """Say, before the rest, that devices are offline: "The Lounge lamp is offline; I sent the command anyway."."""
+    if not devices:
+        return ""
+    names = _names([d.name for d in devices])
+    verb = "is" if len(devices) == 1 else "are"
+    if sent:
+        return f"The {names} {verb} offline; I sent the command anyway."
+    return f"The {names} {verb} offline, so I did not send {'it' if len(devices) == 1 else 'them'} the command."
+
+
 def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and the {names[-1]}"

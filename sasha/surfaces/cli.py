@@ -67,6 +67,12 @@ def _common() -> _Parser:
         dest="confirm_wait",
         help="seconds to wait for devices to report a change (default 2)",
     )
+    common.add_argument(
+        "--offline-commands",
+        choices=["send", "skip"],
+        dest="offline_commands",
+        help="commands for a device that says it is offline: send anyway (default) or skip",
+    )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     _credentials(common)
     common.add_argument(
@@ -142,6 +148,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--late", action="append", default=[], type=_late, metavar="ID=S", help="a device that reports S seconds late"
+    )
+    sim.add_argument(
+        "--offline",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a device that starts offline (sasha-sim/availability/ID: online|offline changes it)",
     )
 
     plan = commands.add_parser(
@@ -227,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm", "confirm_wait"]
+    names += ["offline_commands"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
@@ -260,7 +274,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(home, settings.devices)
         if args.command == "sim":
             late = dict(args.late)
-            job = _sim(home, settings, seed=args.seed, tick=args.tick, silent=frozenset(args.silent), late=late)
+            job = _sim(
+                home,
+                settings,
+                seed=args.seed,
+                tick=args.tick,
+                silent=frozenset(args.silent),
+                late=late,
+                offline=frozenset(args.offline),
+            )
             return _run_until_signal(job)
         if args.command == "run":
             from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
@@ -377,18 +399,19 @@ async def _sim(
     tick: float,
     silent: frozenset[str] = frozenset(),
     late: dict[str, float] | None = None,
+    offline: frozenset[str] = frozenset(),
 ) -> int:
     from sasha.mqtt.connection import MqttConnection  # noqa: PLC0415
     from sasha.sim.simulator import Simulator, outbox_size  # noqa: PLC0415
 
-    unknown = sorted((silent | set(late or {})) - set(home.devices))
+    unknown = sorted((silent | offline | set(late or {})) - set(home.devices))
     if unknown:
         sys.stderr.write(f"error: no device {', '.join(map(repr, unknown))} in the inventory\n")
         return 1
     mqtt = settings.mqtt()
     client_id = f"sasha-sim-{home.home.base_topic}"
     async with MqttConnection(mqtt, client_id=client_id, max_outbox=outbox_size(home)) as connection:
-        simulator = Simulator(home, connection, seed=seed, silent=silent, late=late)
+        simulator = Simulator(home, connection, seed=seed, silent=silent, late=late, offline=offline)
         await simulator.attach()
         sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")
         await simulator.run_physics(tick)

@@ -44,6 +44,7 @@ def make_planner(home: Inventory, settings: Settings, client: ModelClient | None
         state=mirror.snapshot,
         templates=Prompts.load(settings.planner.prompts_dir),
         max_devices_in_prompt=settings.planner.max_devices_in_prompt,
+        offline=mirror.offline,
     )
 
 
@@ -108,6 +109,7 @@ async def running(
                 budget=budget,
                 mirror=mirror,
                 confirm_wait=settings.confirm_wait,
+                offline_commands=settings.offline_commands,
             )
             yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
