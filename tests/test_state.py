@@ -6,13 +6,16 @@ import logging
 
 import pytest
 
+from sasha.adapters import adapter_for, availability
 from sasha.executor import Result
+from sasha.home import inventory
 from sasha.home.actions import Action
 from sasha.home.confirmation import Confirmation
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttSettings
+from sasha.mqtt.topics import cover
 from sasha.state import StateMirror
-from tests.conftest import Rig, fast
+from tests.conftest import ROOT, Rig, fast
 
 GARBAGE = [
     ("sasha-demo/living_room_lamp", b"not json at all"),
@@ -124,3 +127,13 @@ def test_availability_of_wrong_words_is_ignored(home: Inventory) -> None:
     mirror.handle(Incoming("tele/hallway_light/LWT", b"\xff"))
     assert mirror.available("hallway_light") is False
     assert mirror.ignored == 1
+
+
+def test_availability_adds_a_wildcard_per_protocol_not_a_filter_per_device() -> None:
+    """Cover a large home's availability topics with a few wildcards beside the state ones."""
+    house = inventory.from_file(ROOT / "tests" / "scenarios" / "homes" / "large_house.yaml")
+    state = [t for d in house.devices.values() for t in adapter_for(d).state_topics(d)]
+    online = [t for d in house.devices.values() for t in availability.topics(d)]
+    assert len(online) > 100
+    added = len(cover(state + online)) - len(cover(state))
+    assert 0 < added <= 3  # zigbee2mqtt, generic, Tasmota
