@@ -27,9 +27,11 @@ from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
 from sasha.routines.book import RoutineBook
+from sasha.routines.engine import home_zone
 from sasha.routines.routine import check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 from sasha.state import StateMirror
+from sasha.understanding import grammar, story
 from sasha.understanding.answers import Answer, Answers
 from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question
 
@@ -197,6 +199,7 @@ class Assistant:
         # With the state mirror, questions are answered locally and "volume up" knows the volume.
         answers = Answers(home, mirror.get) if mirror is not None else None
         self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
+        self._vocabulary = grammar.Vocabulary(home)  # for the story questions
         self._clock = clock
         # Seconds a request waits, at most, for its devices to report the change; None: no wait.
         self.confirm_wait = confirm_wait
@@ -365,6 +368,8 @@ class Assistant:
     # --- the steps ------------------------------------------------------------------------
 
     async def _request(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
+        if not skip_local and (told := await self._story(request)) is not None:
+            return told
         if not skip_local:
             found = self.fast_path.match(request.text)
             if isinstance(found, Answer):
@@ -404,6 +409,23 @@ class Assistant:
         finally:
             self.budget.settle(reservation, used)
         return await self._planned(request, result, approve)
+
+    async def _story(self, request: _Request) -> Reply | None:
+        """Answer "why is X on?", "what happened in the last hour?" from the audit log, or return None."""
+        if self.audit is None:
+            return None
+        question = story.read(self._vocabulary, grammar.normalize(request.text))
+        if question is None:
+            return None
+        now, zone = self._clock(), home_zone(self.home.home.timezone)
+        start = story.start_of(question, zone=zone, now=now) if isinstance(question, story.Span) else now - STORY_KEPT
+        entries = await asyncio.to_thread(self.audit.since, start)
+        told = happenings(entries, self.routines)
+        if isinstance(question, story.Span):
+            message = story.tell_span(self.home, question, told, zone=zone, now=now)
+        else:
+            message = story.tell_why(self.home, question, told, zone=zone, now=now, kept="in the last 7 days")
+        return self._reply(request, "answer", message, path="history")
 
     async def _planned(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
         reply = await self._after_plan(request, result, approve)
@@ -614,6 +636,37 @@ class Assistant:
                 cached_tokens=_cached(reply.calls),
             )
         )
+
+
+STORY_KEPT = 7 * 86400
+"""How far back "why is X on?" reads the audit log (seconds)."""
+
+
+def happenings(entries: Sequence[Entry], book: RoutineBook | None) -> list[story.Happening]:
+    """Turn audit entries into what the story tells: each change sent, by which request or routine."""
+    told = []
+    for entry in entries:
+        routine = entry.text.removeprefix("routine ") if entry.source == "routine" else None
+        found = book.find(routine) if book is not None and routine is not None else []
+        origin = found[0].created_from if len(found) == 1 else None
+        for action in entry.actions:
+            if action.get("result") != Result.PUBLISHED.value or not action.get("device"):
+                continue
+            told.append(
+                story.Happening(
+                    at=entry.at,
+                    device=str(action["device"]),
+                    set=dict(action.get("set") or {}),
+                    source=entry.source,
+                    # A "yes" says nothing of what it approved: the plan's own message does.
+                    text=entry.message if entry.path == "confirm" else entry.text,
+                    routine=routine,
+                    origin=origin,
+                    confirmation=action.get("confirmation"),
+                    confirmed=entry.path == "confirm",
+                )
+            )
+    return told
 
 
 def _cached(calls: Sequence[CallRecord]) -> int | None:

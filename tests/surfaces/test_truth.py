@@ -126,3 +126,22 @@ async def test_offline_commands_can_be_skipped(broker: Mosquitto, tmp_path: Path
         )
         results = {a["device"]: (a["result"], a["confirmation"]) for a in reply["actions"]}
         assert results == {"hallway_light": ("skipped", None), "office_light": ("published", "confirmed")}
+
+
+async def test_the_story_over_mqtt(broker: Mosquitto, tmp_path: Path) -> None:
+    """Ask `sasha run` why the office light is on and what happened, after turning it on in another conversation."""
+    async with served(broker, tmp_path, ()) as url, _client(url) as client:
+        await client.subscribe("sasha/reply/t/#", qos=1)
+        before = await ask(client, "why is the office light on", "s1")
+        assert before["status"] == "answer"
+        assert before["message"].startswith("I have no record of Sasha having turned on the Office light")
+        done = await ask(client, "turn on the office light", "s2")
+        assert done["message"] == "Done. Office light on."
+        why = await ask(client, "why is the office light on?", "s1")
+        assert why["status"] == "answer"
+        assert why["message"].startswith("Office light on at ")
+        assert why["message"].endswith(": “turn on the office light”, asked over MQTT.")
+        span = await ask(client, "what happened in the last hour", "s1")
+        assert span["message"].startswith("In the last hour: ")
+        assert span["message"].endswith(" Office light on (“turn on the office light”).")
+        assert (span["usage"]["model_calls"], span["actions"]) == (0, [])
