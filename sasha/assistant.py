@@ -19,6 +19,7 @@ from typing import Any
 
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
+from sasha.history.states import StateHistory
 from sasha.home.actions import Action
 from sasha.home.confirmation import Verdict, say_offline, say_verdicts, settled
 from sasha.home.inventory import Inventory
@@ -26,9 +27,10 @@ from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
 from sasha.policy import ConfirmMode, ModelBudget, Pending, PendingPlans, Refused, needs_confirmation, sensitive_devices
+from sasha.routines import preview
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import home_zone
-from sasha.routines.routine import check, describe
+from sasha.routines.routine import Routine, check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 from sasha.state import StateMirror
 from sasha.understanding import grammar, story
@@ -187,6 +189,7 @@ class Assistant:
         mirror: StateMirror | None = None,
         confirm_wait: float | None = 2.0,
         offline_commands: str = "send",
+        history: StateHistory | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -205,6 +208,8 @@ class Assistant:
         self.confirm_wait = confirm_wait
         # "send": commands still go to a device that said it is offline (it may be back); "skip": they do not.
         self.skip_offline = offline_commands == "skip"
+        # The recorded state changes a new routine's preview replays.
+        self.history = history
         # The question each conversation was last asked ("Which fan do you mean?"), newest last.
         self._asked: dict[str, _Asked] = {}
         self._ask_ttl = pending_ttl
@@ -410,6 +415,46 @@ class Assistant:
             self.budget.settle(reservation, used)
         return await self._planned(request, result, approve)
 
+    async def _reported(self, question: story.Why, start: float) -> list[story.Happening]:
+        """Return what the devices a why-question names reported since `start`, from the state history."""
+        if self.history is None:
+            return []
+        await self.history.flush()
+        reported = []
+        for device in question.devices[:10]:
+            for capability in device.capabilities:
+                before, changes = await asyncio.to_thread(self.history.changes, device.id, capability, start)
+                for at, value in changes:
+                    # The first value seen (at a start) says where it was, not when it changed; a restart
+                    # records every value again, unchanged.
+                    if before is not None and value != before:
+                        reported.append(story.Happening(at, device.id, {capability: value}, "device", ""))
+                    before = value
+        return reported
+
+    async def _preview(self, routine: Routine) -> str:
+        """Say how often a new routine would have fired over the recorded history (" It would have run …")."""
+        if self.history is None:
+            return ""
+        await self.history.flush()
+        history, zone = self.history, home_zone(self.home.home.timezone)
+        now = history.now()
+        start = now - history.keep
+        pairs = preview.reads(routine)
+        if pairs:
+            first = await asyncio.to_thread(history.first)
+            if first is None:
+                return " There is no recorded history yet to say how often it would have run."
+            start = max(start, first)
+        series = {pair: await asyncio.to_thread(history.changes, *pair, start) for pair in pairs}
+        found = preview.firings(routine, series, zone=zone, start=start, end=now)
+        if start > now - history.keep:
+            since = datetime.fromtimestamp(start, zone).strftime("%a %H:%M")
+            span = f"since {since} (as far back as the history goes)"
+        else:
+            span = f"in the last {_span(history.keep)}"
+        return " " + preview.say(found, zone=zone, span=span)
+
     async def _story(self, request: _Request) -> Reply | None:
         """Answer "why is X on?", "what happened in the last hour?" from the audit log, or return None."""
         if self.audit is None:
@@ -424,7 +469,10 @@ class Assistant:
         if isinstance(question, story.Span):
             message = story.tell_span(self.home, question, told, zone=zone, now=now)
         else:
-            message = story.tell_why(self.home, question, told, zone=zone, now=now, kept="in the last 7 days")
+            reported = await self._reported(question, start)
+            message = story.tell_why(
+                self.home, question, told, zone=zone, now=now, kept="in the last 7 days", reported=reported
+            )
         return self._reply(request, "answer", message, path="history")
 
     async def _planned(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
@@ -448,7 +496,8 @@ class Assistant:
                 )
             # A new routine always waits for a yes, whatever the review policy says.
             pending = await self._hold(request, routine.actions, result.message, routine)
-            message = f"{result.message} New routine '{routine.name}': {describe(routine)}. Shall I set it up?"
+            shown = await self._preview(routine)
+            message = f"{result.message} New routine '{routine.name}': {describe(routine)}.{shown} Shall I set it up?"
             return self._reply(
                 request,
                 "needs_confirmation",
@@ -636,6 +685,14 @@ class Assistant:
                 cached_tokens=_cached(reply.calls),
             )
         )
+
+
+def _span(seconds: float) -> str:
+    """Say a stretch of time: "7 days", "day", "12 hours"."""
+    days, hours = seconds / 86400, seconds / 3600
+    if days >= 1 and days == int(days):
+        return "day" if days == 1 else f"{int(days)} days"
+    return "hour" if hours == 1 else f"{hours:g} hours"
 
 
 STORY_KEPT = 7 * 86400

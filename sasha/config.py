@@ -30,6 +30,7 @@ ENVIRONMENT = {
     "confirm": "SASHA_CONFIRM",
     "confirm_wait": "SASHA_CONFIRM_WAIT",
     "offline_commands": "SASHA_OFFLINE_COMMANDS",
+    "history_days": "SASHA_HISTORY_DAYS",
     "model": "SASHA_MODEL",
     "planner.temperature": "SASHA_MODEL_TEMPERATURE",
     "planner.timeout": "SASHA_MODEL_TIMEOUT",
@@ -129,6 +130,8 @@ class Settings(BaseModel):
     confirm_wait: float = Field(default=2.0, ge=0, le=30)
     # What a command for a device that said it is offline does: still sent (it may be back), or not.
     offline_commands: Literal["send", "skip"] = "send"
+    # Days of state changes kept in <state_dir>/states.db for previews and the story (0: none kept).
+    history_days: float = Field(default=7.0, ge=0, le=366)
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

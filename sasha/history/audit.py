@@ -48,7 +48,7 @@ class Entry:
     text: str
     status: str
     message: str
-    path: str  # fast | model | confirm | undo | routines | routine | none
+    path: str  # fast | model | confirm | undo | routines | routine | history | none
     actions: list[dict[str, Any]]
     model_calls: list[dict[str, Any]]
     tokens: int

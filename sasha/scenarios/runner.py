@@ -26,6 +26,7 @@ from sasha.adapters import adapter_for
 from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
 from sasha.history.audit import AuditLog
+from sasha.history.states import StateHistory
 from sasha.home.capabilities import Value, same_value
 from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
 from sasha.mqtt.embedded import EmbeddedBroker
@@ -244,6 +245,12 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
             # The story questions ("why is the hall light on?") read the scenario's own audit log.
             audit = stack.enter_context(contextlib.closing(AuditLog(Path(state_dir) / "audit.db")))
             engine = RoutineEngine(bed.mirror, bed.executor, zone=zone, clock=clock, audit=audit)
+            # The state history on the scenario clock, from the simulated home as it starts.
+            history = StateHistory(Path(state_dir) / "states.db", keep=7 * 86400, clock=lambda: clock.now().timestamp())
+            stack.callback(history.close)
+            for device_id, values in bed.mirror.snapshot().items():
+                history.note(device_id, values)
+            bed.mirror.add_listener(history.note)
             book = RoutineBook(RoutineStore(Path(state_dir) / "routines.yaml", home), engine)
             assistant = Assistant(
                 home,
@@ -254,6 +261,7 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
                 clock=lambda: clock.now().timestamp(),
                 mirror=bed.mirror,
                 audit=audit,
+                history=history,
             )
             play = _Play(
                 scenario=scenario,

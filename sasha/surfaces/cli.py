@@ -73,6 +73,13 @@ def _common() -> _Parser:
         dest="offline_commands",
         help="commands for a device that says it is offline: send anyway (default) or skip",
     )
+    common.add_argument(
+        "--history-days",
+        type=float,
+        metavar="D",
+        dest="history_days",
+        help="days of state changes kept for routine previews (default 7, 0: none)",
+    )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     _credentials(common)
     common.add_argument(
@@ -240,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm", "confirm_wait"]
-    names += ["offline_commands"]
+    names += ["offline_commands", "history_days"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]

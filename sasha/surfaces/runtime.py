@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from sasha.assistant import Assistant
 from sasha.config import Settings
 from sasha.executor import Executor
 from sasha.history.audit import AuditLog
+from sasha.history.states import StateHistory
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient
@@ -49,6 +51,23 @@ def make_planner(home: Inventory, settings: Settings, client: ModelClient | None
 
 
 @contextlib.asynccontextmanager
+async def _recording(history: StateHistory | None) -> AsyncIterator[None]:
+    """Write the state history every second while the block runs, and what is left at its end."""
+    if history is None:
+        yield
+        return
+    # A plain task, not a TaskGroup: an error of the block must reach the caller as it is.
+    writer = asyncio.create_task(history.run(), name="state-history")
+    try:
+        yield
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await history.flush()
+
+
+@contextlib.asynccontextmanager
 async def running(
     home: Inventory,
     settings: Settings,
@@ -70,6 +89,9 @@ async def running(
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None
     audit = AuditLog(settings.state_dir / "audit.db")
+    history = None
+    if settings.history_days > 0:
+        history = StateHistory(settings.state_dir / "states.db", keep=settings.history_days * 86400)
     pending = PendingPlans(home, path=settings.state_dir / "pending.db" if shared_pending else None)
     budget = ModelBudget(
         per_minute=settings.budget.per_minute,
@@ -84,6 +106,8 @@ async def running(
             avoid = [f"{settings.api_topic}/#"]
             if settings.api.ha_status_topic:
                 avoid.append(settings.api.ha_status_topic)
+            if history is not None:
+                mirror.add_listener(history.note)
             await mirror.attach(link, avoid=avoid)
             executor = Executor(home, link, mirror)
             planner = make_planner(home, settings, client, mirror)
@@ -110,10 +134,14 @@ async def running(
                 mirror=mirror,
                 confirm_wait=settings.confirm_wait,
                 offline_commands=settings.offline_commands,
+                history=history,
             )
-            yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
+            async with _recording(history):
+                yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
         if client is not None:
             await client.close()
         audit.close()
+        if history is not None:
+            history.close()
         pending.close()

@@ -17,6 +17,9 @@ from sasha.home.inventory import Device, Inventory
 from sasha.home.wording import say_changes
 from sasha.understanding import grammar
 
+_ECHO = 60.0
+"""Seconds after a command within which a device's report of that change is taken as the command's."""
+
 LISTED = 10
 """Happenings a span answer lists at most (the newest); the rest are counted."""
 
@@ -121,17 +124,43 @@ def _state(word: str | None) -> str | None:
 
 
 def tell_why(
-    home: Inventory, question: Why, happenings: Sequence[Happening], *, zone: tzinfo, now: float, kept: str
+    home: Inventory,
+    question: Why,
+    happenings: Sequence[Happening],
+    *,
+    zone: tzinfo,
+    now: float,
+    kept: str,
+    reported: Sequence[Happening] = (),
 ) -> str:
     """Say what last changed each device the question names (in the direction asked), from the happenings.
 
-    `kept` says how far back the log was read ("in the last 7 days"), for when nothing did.
+    `reported` are the changes the devices reported (the state history): one that fits with no
+    change of Sasha's behind it was done by something else, and is said so. `kept` says how far
+    back the log was read ("in the last 7 days"), for when nothing did.
     """
     ids = {d.id for d in question.devices}
     latest: dict[str, Happening] = {}
     for happening in sorted(happenings, key=lambda h: h.at):
         if happening.device in ids and _fits(home.devices[happening.device], happening.set, question.state):
             latest[happening.device] = happening
+    outside: dict[str, Happening] = {}
+    for change in sorted(reported, key=lambda h: h.at):
+        if change.device in ids and _fits(home.devices[change.device], change.set, question.state):
+            outside[change.device] = change
+    told_outside = []
+    for device_id, change in outside.items():
+        sent = latest.get(device_id)
+        # A report soon after Sasha's own command is that command arriving, not someone else.
+        if sent is None or change.at > sent.at + _ECHO:
+            latest.pop(device_id, None)
+            device = home.devices[device_id]
+            when = _clock(change.at, zone, now)
+            told_outside.append(
+                f"{say_changes([(device, change.set)])} at {when}, not through me (by hand, or by another system)."
+            )
+    if told_outside and not latest:
+        return " ".join(told_outside)
     if not latest:
         names = _names([d.name for d in question.devices])
         what = f"turned {question.state}" if question.state in ("on", "off") else question.state or "changed"
@@ -140,7 +169,7 @@ def tell_why(
             " (by hand, or by another system)."
         )
     told = [_tell(home.devices[h.device], h, zone=zone, now=now) for h in sorted(latest.values(), key=lambda h: h.at)]
-    return " ".join(told)
+    return " ".join(told + told_outside)
 
 
 def tell_span(home: Inventory, question: Span, happenings: Sequence[Happening], *, zone: tzinfo, now: float) -> str:

@@ -116,3 +116,19 @@ def test_yesterday_and_older_say_the_day(home: Inventory) -> None:
     assert told == "In the last 7 days: Fri 21:00 Office light on (“a”); yesterday 21:00 Office light off (“b”)."
     midnight = datetime(2026, 6, 1, tzinfo=ZONE).timestamp()
     assert story.start_of(Span(None, "today", True), zone=ZONE, now=NOW) == midnight
+
+
+def test_a_reported_change_without_a_command_is_someone_elses(home: Inventory) -> None:
+    """Say a change the device reported was not Sasha's, unless it came right after Sasha's own command."""
+    question = _read(home, "why is the hall light on")
+    assert isinstance(question, Why)
+    sent = Happening(NOW - 3600, "hallway_light", {"power": "on"}, "chat", "lights on")
+    echo = Happening(NOW - 3599, "hallway_light", {"power": "on"}, "device", "")
+    later = Happening(NOW - 600, "hallway_light", {"power": "on"}, "device", "")
+    kept = "in the last 7 days"
+    told = story.tell_why(home, question, [sent], zone=ZONE, now=NOW, kept=kept, reported=[echo])
+    assert told == "Hallway light on at 20:00: “lights on”, asked in the chat."
+    told = story.tell_why(home, question, [sent], zone=ZONE, now=NOW, kept=kept, reported=[echo, later])
+    assert told == "Hallway light on at 20:50, not through me (by hand, or by another system)."
+    told = story.tell_why(home, question, [], zone=ZONE, now=NOW, kept=kept, reported=[later])
+    assert told == "Hallway light on at 20:50, not through me (by hand, or by another system)."
