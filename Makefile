@@ -57,6 +57,7 @@ bench: $(STAMP) mosquitto
 	$(BIN)/python bench/mqtt_roundtrip.py
 	$(BIN)/python bench/prompt_size.py
 	$(BIN)/python bench/local_latency.py
+	$(BIN)/python bench/confirm_latency.py
 	$(BIN)/python bench/parser_bombs.py
 	$(BIN)/python bench/broker_burst.py
 	$(BIN)/python bench/flood.py

@@ -21,7 +21,9 @@ from typing import Any
 
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
+from sasha.history.states import StateHistory
 from sasha.home.actions import Action
+from sasha.home.confirmation import Verdict, say_offline, say_verdicts, settled
 from sasha.home.inventory import Inventory
 from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
@@ -36,13 +38,14 @@ from sasha.policy import (
     needs_confirmation,
     sensitive_devices,
 )
+from sasha.routines import preview
 from sasha.routines.book import RoutineBook
 from sasha.routines.engine import home_zone
-from sasha.routines.routine import check, describe
+from sasha.routines.routine import Routine, check, describe
 from sasha.routines.store import RoutinesFileError, to_data
 from sasha.routines.timers import Timers, revert
 from sasha.state import StateMirror
-from sasha.understanding import vocabulary
+from sasha.understanding import grammar, story, vocabulary
 from sasha.understanding.answers import Answer, Answers
 from sasha.understanding.intents import Bare, FastPath, Match, NotUnderstood, Question, Timed
 from sasha.understanding.lanes import Lane, lane
@@ -60,6 +63,8 @@ class ActionReply:
     reason: str
     result: str
     error: str | None = None
+    # What the device reported afterwards (docs/design.md, section 6); None when it was not published.
+    confirmation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,14 @@ class Reply:
             "status": self.status,
             "message": self.message,
             "actions": [
-                {"device": a.device, "set": a.set, "reason": a.reason, "result": a.result, "error": a.error}
+                {
+                    "device": a.device,
+                    "set": a.set,
+                    "reason": a.reason,
+                    "result": a.result,
+                    "error": a.error,
+                    "confirmation": a.confirmation,
+                }
                 for a in self.actions
             ],
             "routine": self.routine,
@@ -115,9 +127,29 @@ def _outcome_replies(outcomes: Sequence[Outcome]) -> tuple[ActionReply, ...]:
             o.action.reason,
             o.result.value,
             o.error or ("held until the broker is back" if o.held else None),
+            o.confirmation.value if o.confirmation is not None else None,
         )
         for o in outcomes
     )
+
+
+def _confirmed_message(home: Inventory, outcomes: Sequence[Outcome], message: str, *, fast: bool) -> str:
+    """Say the change as the devices confirmed it: "Done. X on." only when every device sent to did."""
+    judged = [
+        (home.devices[o.action.device], o.action, Verdict(o.confirmation, o.reported))
+        for o in outcomes
+        if o.result is Result.PUBLISHED and o.confirmation is not None
+    ]
+    notes = say_verdicts([(device, found) for device, _, found in judged])
+    if not fast:
+        return f"{message} {notes}" if notes else message
+    if all(o.result is Result.PUBLISHED for o in outcomes) and not notes:
+        return f"Done. {message}"
+    # The fast path's summary would claim what was skipped or not confirmed too: say only the rest.
+    sure = say_changes([(device, action.set) for device, action, found in judged if settled(found)])
+    if not notes:
+        return f"Done. {sure}." if sure else ""
+    return f"{sure}. {notes}" if sure else notes
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +199,9 @@ class Assistant:
         mirror: StateMirror | None = None,
         timers: Timers | None = None,
         approvers: Approvers | None = None,
+        confirm_wait: float | None = 2.0,
+        offline_commands: str = "send",
+        history: StateHistory | None = None,
     ) -> None:
         self.home = home
         self.routines = routines
@@ -187,7 +222,14 @@ class Assistant:
         # With the state mirror, questions are answered locally and "volume up" knows the volume.
         answers = Answers(home, mirror.get) if mirror is not None else None
         self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
+        self._vocabulary = grammar.Vocabulary(home)  # for the story questions
         self._clock = clock
+        # Seconds a request waits, at most, for its devices to report the change; None: no wait.
+        self.confirm_wait = confirm_wait
+        # "send": commands still go to a device that said it is offline (it may be back); "skip": they do not.
+        self.skip_offline = offline_commands == "skip"
+        # The recorded state changes a new routine's preview replays.
+        self.history = history
         # The question each conversation was last asked ("Which fan do you mean?"), newest last.
         self._asked: dict[str, _Asked] = {}
         self._ask_ttl = pending_ttl
@@ -382,6 +424,8 @@ class Assistant:
     # --- the steps ------------------------------------------------------------------------
 
     async def _request(self, request: _Request, approve: bool, *, local_only: bool, skip_local: bool) -> Reply | None:
+        if not skip_local and (told := await self._story(request)) is not None:
+            return told
         if not skip_local:
             found = self.fast_path.match(request.text, area=request.area)
             if isinstance(found, Answer):
@@ -424,6 +468,66 @@ class Assistant:
             self.budget.settle(reservation, used)
         return await self._planned(request, result, approve)
 
+    async def _reported(self, question: story.Why, start: float) -> list[story.Happening]:
+        """Return what the devices a why-question names reported since `start`, from the state history."""
+        if self.history is None:
+            return []
+        await self.history.flush()
+        reported = []
+        for device in question.devices[:10]:
+            for capability in device.capabilities:
+                before, changes = await asyncio.to_thread(self.history.changes, device.id, capability, start)
+                for at, value in changes:
+                    # The first value seen (at a start) says where it was, not when it changed; a restart
+                    # records every value again, unchanged.
+                    if before is not None and value != before:
+                        reported.append(story.Happening(at, device.id, {capability: value}, "device", ""))
+                    before = value
+        return reported
+
+    async def _preview(self, routine: Routine) -> str:
+        """Say how often a new routine would have fired over the recorded history (" It would have run …")."""
+        if self.history is None:
+            return ""
+        await self.history.flush()
+        history, zone = self.history, home_zone(self.home.home.timezone)
+        now = history.now()
+        start = now - history.keep
+        pairs = preview.reads(routine)
+        if pairs:
+            first = await asyncio.to_thread(history.first)
+            if first is None:
+                return " There is no recorded history yet to say how often it would have run."
+            start = max(start, first)
+        series = {pair: await asyncio.to_thread(history.changes, *pair, start) for pair in pairs}
+        found = preview.firings(routine, series, zone=zone, start=start, end=now)
+        if start > now - history.keep:
+            since = datetime.fromtimestamp(start, zone).strftime("%a %H:%M")
+            span = f"since {since} (as far back as the history goes)"
+        else:
+            span = f"in the last {_span(history.keep)}"
+        return " " + preview.say(found, zone=zone, span=span)
+
+    async def _story(self, request: _Request) -> Reply | None:
+        """Answer "why is X on?", "what happened in the last hour?" from the audit log, or return None."""
+        if self.audit is None:
+            return None
+        question = story.read(self._vocabulary, grammar.normalize(request.text))
+        if question is None:
+            return None
+        now, zone = self._clock(), home_zone(self.home.home.timezone)
+        start = story.start_of(question, zone=zone, now=now) if isinstance(question, story.Span) else now - STORY_KEPT
+        entries = await asyncio.to_thread(self.audit.since, start)
+        told = happenings(entries, self.routines)
+        if isinstance(question, story.Span):
+            message = story.tell_span(self.home, question, told, zone=zone, now=now)
+        else:
+            reported = await self._reported(question, start)
+            message = story.tell_why(
+                self.home, question, told, zone=zone, now=now, kept="in the last 7 days", reported=reported
+            )
+        return self._reply(request, "answer", message, path="history")
+
     async def _planned(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
         reply = await self._after_plan(request, result, approve)
         # Say which limit (deadline, call cap, per-call timeout) cut the request short, if one did.
@@ -445,7 +549,8 @@ class Assistant:
                 )
             # A new routine always waits for a yes, whatever the review policy says.
             pending = await self._hold(request, routine.actions, result.message, routine)
-            message = f"{result.message} New routine '{routine.name}': {describe(routine)}. Shall I set it up?"
+            shown = await self._preview(routine)
+            message = f"{result.message} New routine '{routine.name}': {describe(routine)}.{shown} Shall I set it up?"
             return self._reply(
                 request,
                 "needs_confirmation",
@@ -490,17 +595,26 @@ class Assistant:
                 token=pending.token,
                 path=path,
             )
-        outcomes = await self.executor.execute(actions)
+        gone = say_offline([self.home.devices[d] for d in self.executor.offline(actions)], sent=not self.skip_offline)
+        outcomes = await self.executor.execute(actions, confirm=self.confirm_wait, skip_offline=self.skip_offline)
         replies = _outcome_replies(outcomes) + dropped
         published = [o for o in outcomes if o.result is Result.PUBLISHED]
         if not published:
             reasons = "; ".join(o.error or "" for o in outcomes if o.error)
+            said = f"{gone} " if gone else ""
             return self._reply(
-                request, "infeasible", f"Nothing could be done: {reasons}", actions=replies, calls=calls, path=path
+                request,
+                "infeasible",
+                f"{said}Nothing could be done: {reasons}",
+                actions=replies,
+                calls=calls,
+                path=path,
             )
         skipped = [r for r in replies if r.result != Result.PUBLISHED.value]
         note = f" Skipped: {'; '.join(r.error or '' for r in skipped)}." if skipped else ""
-        done = f"Done. {message}" if path == "fast" else message
+        done = _confirmed_message(self.home, outcomes, message, fast=path == "fast")
+        # Said before the rest, as it was known before acting.
+        done = " ".join(part for part in (gone, done) if part)
         return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
 
     async def _timed(self, request: _Request, found: Timed, approve: bool) -> Reply:
@@ -639,10 +753,11 @@ class Assistant:
                 return self._reply(request, "error", f"The routine was not saved: {err}", path="confirm")
             message = f"Routine '{routine.name}' is set up: {describe(routine)}."
             return self._reply(request, "done", message, routine=to_data(routine), path="confirm")
-        outcomes = await self.executor.execute(list(pending.actions))
+        outcomes = await self.executor.execute(list(pending.actions), confirm=self.confirm_wait)
         replies = _outcome_replies(outcomes)
         status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
-        return self._reply(request, status, pending.message, actions=replies, path="confirm")
+        message = _confirmed_message(self.home, outcomes, pending.message, fast=False)
+        return self._reply(request, status, message, actions=replies, path="confirm")
 
     async def _undo(self, request: _Request, approve: bool) -> Reply:
         if not self.executor.can_undo:
@@ -737,6 +852,45 @@ class Assistant:
                 cached_tokens=_cached(reply.calls),
             )
         )
+
+
+def _span(seconds: float) -> str:
+    """Say a stretch of time: "7 days", "day", "12 hours"."""
+    days, hours = seconds / 86400, seconds / 3600
+    if days >= 1 and days == int(days):
+        return "day" if days == 1 else f"{int(days)} days"
+    return "hour" if hours == 1 else f"{hours:g} hours"
+
+
+STORY_KEPT = 7 * 86400
+"""How far back "why is X on?" reads the audit log (seconds)."""
+
+
+def happenings(entries: Sequence[Entry], book: RoutineBook | None) -> list[story.Happening]:
+    """Turn audit entries into what the story tells: each change sent, by which request or routine."""
+    told = []
+    for entry in entries:
+        routine = entry.text.removeprefix("routine ") if entry.source == "routine" else None
+        found = book.find(routine) if book is not None and routine is not None else []
+        origin = found[0].created_from if len(found) == 1 else None
+        for action in entry.actions:
+            if action.get("result") != Result.PUBLISHED.value or not action.get("device"):
+                continue
+            told.append(
+                story.Happening(
+                    at=entry.at,
+                    device=str(action["device"]),
+                    set=dict(action.get("set") or {}),
+                    source=entry.source,
+                    # A "yes" says nothing of what it approved: the plan's own message does.
+                    text=entry.message if entry.path == "confirm" else entry.text,
+                    routine=routine,
+                    origin=origin,
+                    confirmation=action.get("confirmation"),
+                    confirmed=entry.path == "confirm",
+                )
+            )
+    return told
 
 
 def _cached(calls: Sequence[CallRecord]) -> int | None:

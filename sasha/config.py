@@ -29,6 +29,9 @@ ENVIRONMENT = {
     "state_dir": "SASHA_STATE_DIR",
     "api_topic": "SASHA_API_TOPIC",
     "confirm": "SASHA_CONFIRM",
+    "confirm_wait": "SASHA_CONFIRM_WAIT",
+    "offline_commands": "SASHA_OFFLINE_COMMANDS",
+    "history_days": "SASHA_HISTORY_DAYS",
     "model": "SASHA_MODEL",
     "planner.temperature": "SASHA_MODEL_TEMPERATURE",
     "planner.timeout": "SASHA_MODEL_TIMEOUT",
@@ -177,6 +180,12 @@ class Settings(BaseModel):
     state_dir: Path = Field(default_factory=_default_state_dir)
     api_topic: str = "sasha"
     confirm: Literal["never", "sensitive", "both", "always"] = "sensitive"
+    # Seconds a request waits, at most, for its devices to report what it changed (0: judge at once).
+    confirm_wait: float = Field(default=2.0, ge=0, le=30)
+    # What a command for a device that said it is offline does: still sent (it may be back), or not.
+    offline_commands: Literal["send", "skip"] = "send"
+    # Days of state changes kept in <state_dir>/states.db for previews and the story (0: none kept).
+    history_days: float = Field(default=7.0, ge=0, le=366)
     model: str = "gpt-4o-mini"
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)

@@ -11,13 +11,14 @@ import asyncio
 import collections
 import enum
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from sasha.adapters import adapter_for
 from sasha.errors import OutboxFull
 from sasha.home.actions import Action
 from sasha.home.capabilities import Value
+from sasha.home.confirmation import Confirmation, Verdict, settled, verdict
 from sasha.home.inventory import Inventory
 from sasha.home.validation import validate
 from sasha.mqtt.connection import MqttConnection
@@ -36,12 +37,18 @@ class Result(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the executor did with one action; `held` means queued until the broker is back."""
+    """What the executor did with one action; `held` means queued until the broker is back.
+
+    `confirmation` is what the device reported afterwards (None when nobody waited for it), and
+    `reported` the values it reports instead of the requested ones when it did something else.
+    """
 
     action: Action
     result: Result
     error: str | None = None
     held: bool = False
+    confirmation: Confirmation | None = None
+    reported: Mapping[str, Value] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +76,26 @@ class Executor:
         self._ack_wait = ack_wait
         self._undo: collections.deque[list[_UndoStep]] = collections.deque(maxlen=undo_depth)
 
-    async def execute(self, actions: Sequence[Action], *, remember: bool = True) -> list[Outcome]:
-        """Publish each valid action; the batch can be undone later when `remember` is set."""
+    def offline(self, actions: Sequence[Action]) -> list[str]:
+        """Return the devices of `actions` (once each, in order) whose last word was that they are offline."""
+        gone = self._mirror.offline()
+        return list(dict.fromkeys(a.device for a in actions if a.device in gone))
+
+    async def execute(
+        self,
+        actions: Sequence[Action],
+        *,
+        remember: bool = True,
+        confirm: float | None = None,
+        skip_offline: bool = False,
+    ) -> list[Outcome]:
+        """Publish each valid action; the batch can be undone later when `remember` is set.
+
+        With `confirm` (seconds, for the whole batch) each published action is then judged by what
+        its device reports: the wait ends as soon as every device has confirmed, or at the limit.
+        `skip_offline` sends nothing to a device that said it is offline.
+        """
+        sent_at = self._mirror.now()
         outcomes: list[Outcome] = []
         sent: list[tuple[int, list[asyncio.Future[None]]]] = []
         undo: list[_UndoStep] = []
@@ -82,6 +107,9 @@ class Executor:
                 continue
             device = self._inventory.devices[checked.device]
             normalised = Action(device.id, checked.values, action.reason)
+            if skip_offline and self._mirror.available(device.id) is False:
+                outcomes.append(Outcome(normalised, Result.SKIPPED, "the device is offline"))
+                continue
             try:
                 futures = [
                     self._connection.publish_nowait(m.topic, m.payload, retain=m.retain)
@@ -114,7 +142,32 @@ class Executor:
                     outcomes[index] = Outcome(outcomes[index].action, Result.PUBLISHED, held=True)
         if remember and undo:
             self._undo.append(undo)
+        if confirm is not None:
+            outcomes = await self._confirm(outcomes, sent_at, confirm)
         return outcomes
+
+    async def _confirm(self, outcomes: list[Outcome], sent_at: float, timeout: float) -> list[Outcome]:
+        """Wait (one deadline for the batch) for the devices to report, then judge each action."""
+
+        def judge(outcome: Outcome) -> Verdict:
+            device = self._inventory.devices[outcome.action.device]
+            reports = bool(adapter_for(device).state_topics(device))
+            return verdict(device, outcome.action.set, self._mirror.readings(device.id), sent_at, reports=reports)
+
+        published = [o for o in outcomes if o.result is Result.PUBLISHED]
+        if published and timeout > 0:
+            # The mirror wakes this on every report; no sleeping in a loop.
+            await self._mirror.wait_until(lambda: all(settled(judge(o)) for o in published), timeout)
+        judged: list[Outcome] = []
+        for outcome in outcomes:
+            if outcome.result is Result.PUBLISHED:
+                found = judge(outcome)
+                judged.append(replace(outcome, confirmation=found.confirmation, reported=found.reported))
+            elif outcome.result is Result.FAILED:
+                judged.append(replace(outcome, confirmation=Confirmation.FAILED))
+            else:
+                judged.append(outcome)
+        return judged
 
     @property
     def can_undo(self) -> bool:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from sasha.adapters import adapter_for
+from sasha.adapters import adapter_for, availability
 from sasha.errors import DecodeError
 from sasha.home.capabilities import Value, same_value
 from sasha.home.inventory import Device, Inventory
@@ -37,6 +37,12 @@ class StateMirror:
         for device in inventory.devices.values():
             for topic in adapter_for(device).state_topics(device):
                 self._routes.setdefault(topic, []).append(device)
+        # Availability topics share the state subscriptions' wildcards and are routed here too.
+        self._available_routes: dict[str, list[Device]] = {}
+        for device in inventory.devices.values():
+            for topic in availability.topics(device):
+                self._available_routes.setdefault(topic, []).append(device)
+        self._online: dict[str, bool] = {}
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
         self.ignored = 0
@@ -48,14 +54,25 @@ class StateMirror:
         """
         # Ten thousand devices are a dozen filters, so connecting costs the same at any size;
         # `handle` ignores the topics a wildcard brings that no device reports on.
-        await connection.subscribe(cover(self._routes, avoid=avoid), self.handle)
+        await connection.subscribe(cover([*self._routes, *self._available_routes], avoid=avoid), self.handle)
 
     def add_listener(self, listener: Listener) -> None:
         """Call `listener(device_id, changed_values)` whenever a device reports a change."""
         self._listeners.append(listener)
 
     def handle(self, message: Incoming) -> None:
-        """Take one state message; never raises on bad input."""
+        """Take one state or availability message; never raises on bad input."""
+        for device in self._available_routes.get(message.topic, ()):
+            try:
+                online = availability.decode(device, message.topic, message.payload)
+            except DecodeError as err:
+                self.ignored += 1
+                _LOGGER.warning("ignoring availability of '%s' on %s: %s", device.id, message.topic, err)
+                continue
+            if online is not None:
+                self._online[device.id] = online
+                self._changed.set()
+                self._changed = asyncio.Event()
         for device in self._routes.get(message.topic, ()):
             try:
                 decoded = adapter_for(device).decode_state(device, message.topic, message.payload)
@@ -89,9 +106,25 @@ class StateMirror:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def available(self, device_id: str) -> bool | None:
+        """Tell whether a device last said it is online (True), offline (False), or never said (None)."""
+        return self._online.get(device_id)
+
+    def offline(self) -> frozenset[str]:
+        """Return the devices whose last word was that they are offline."""
+        return frozenset(d for d, online in self._online.items() if not online)
+
     def get(self, device_id: str, capability: str) -> Reading | None:
         """Return the last reading of one capability, or None if never seen."""
         return self._readings.get(device_id, {}).get(capability)
+
+    def now(self) -> float:
+        """Return the mirror's clock, the one its readings are stamped with."""
+        return self._clock()
+
+    def readings(self, device_id: str) -> dict[str, Reading]:
+        """Return the last reading of every capability a device reported."""
+        return dict(self._readings.get(device_id, {}))
 
     def values(self, device_id: str) -> dict[str, Value]:
         """Return the last known values of a device."""

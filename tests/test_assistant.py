@@ -286,3 +286,34 @@ def test_an_audit_file_from_before_cached_tokens_gains_the_column(tmp_path: Path
     finally:
         log.close()
     assert (entry.text, entry.cached_tokens) == ("hello", None)
+
+
+async def test_a_model_plan_says_what_is_offline_and_what_did_not_confirm(rig: Rig, scripted: ScriptedModel) -> None:
+    """Mark the offline device in the prompt, say so before the model's message, and append what did not confirm."""
+    client = ModelClient(model_settings(scripted))
+    planner = Planner(rig.home, client, state=rig.mirror.snapshot, offline=rig.mirror.offline)
+    assistant = Assistant(rig.home, rig.executor, planner, mirror=rig.mirror, confirm_wait=1.0)
+    rig.simulator.set_online("living_room_ceiling", False)
+    assert await rig.mirror.wait_until(lambda: rig.mirror.available("living_room_ceiling") is False, 5)
+    scripted.add(
+        {
+            "kind": "plan",
+            "message": "Lights up for reading.",
+            "actions": [
+                {"device": "living_room_ceiling", "set": {"power": "on"}, "reason": "bright"},
+                {"device": "living_room_lamp", "set": {"power": "on", "brightness": 80}, "reason": "reading"},
+            ],
+        }
+    )
+    try:
+        reply = await assistant.handle("I want to read in the lounge", conversation="read")
+    finally:
+        await client.close()
+    prompt = scripted.requests[-1]["messages"][-1]["content"]
+    assert "Offline now (a command may not arrive; say so if you use them): living_room_ceiling" in prompt
+    assert reply.status == "done"
+    assert reply.message == (
+        "The Living room ceiling light is offline; I sent the command anyway."
+        " Lights up for reading. The Living room ceiling light did not confirm."
+    )
+    assert [a.confirmation for a in reply.actions] == ["unconfirmed", "confirmed"]

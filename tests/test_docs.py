@@ -278,7 +278,7 @@ def test_the_reply_example_has_the_replys_fields() -> None:
     made = Reply("done", "x").to_json()
     assert shown.keys() == made.keys()
     assert shown["usage"].keys() == made["usage"].keys()
-    assert shown["actions"][0].keys() == {"device", "set", "reason", "result", "error"}
+    assert shown["actions"][0].keys() == {"device", "set", "reason", "result", "error", "confirmation"}
 
 
 def test_the_config_example_is_valid(tmp_path: Path) -> None:

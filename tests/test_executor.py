@@ -6,6 +6,7 @@ import asyncio
 
 from sasha.executor import Executor, Result
 from sasha.home.actions import Action
+from sasha.home.confirmation import Confirmation
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttSettings
 from sasha.mqtt.mosquitto import free_port
@@ -97,3 +98,62 @@ async def test_a_full_outbox_fails_the_action(home: Inventory) -> None:
     assert (first.result, first.held) == (Result.PUBLISHED, True)
     assert second.result is Result.FAILED
     assert "waiting for the broker" in (second.error or "")
+
+
+async def test_each_action_is_judged_by_what_its_device_reports(rig: Rig) -> None:
+    """Confirm the prompt and the late device, leave the silent one unconfirmed, mark a track skip write-only."""
+    rig.simulator.silent = frozenset({"garage_light"})
+    rig.simulator.late["office_light"] = 0.4
+    outcomes = await rig.executor.execute(
+        [
+            Action("living_room_lamp", {"power": "on", "brightness": 35}),
+            Action("office_light", {"brightness": 45}),
+            Action("garage_light", {"power": "on"}),
+            Action("bedroom_speaker", {"track": "next"}),
+        ],
+        confirm=2.0,
+    )
+    assert [o.result for o in outcomes] == [Result.PUBLISHED] * 4
+    assert [o.confirmation for o in outcomes] == [
+        Confirmation.CONFIRMED,
+        Confirmation.CONFIRMED,
+        Confirmation.UNCONFIRMED,
+        Confirmation.WRITE_ONLY,
+    ]
+    assert rig.simulator.values("garage_light")["power"] == "on"  # it did it, it just never said so
+
+
+async def test_a_device_that_reports_another_value_fails(rig: Rig) -> None:
+    """Fail the action when the device reports something else after the command, and keep what it said."""
+    rig.simulator.silent = frozenset({"bathroom_light"})
+    async with fast(MqttSettings.from_url(rig.broker.url)) as other:
+        await other.wait_connected(5)
+
+        async def contradict() -> None:
+            await asyncio.sleep(0.1)
+            other.publish_nowait("sasha-demo/bathroom_light", b'{"power": "off"}')
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(contradict())
+            job = group.create_task(rig.executor.execute([Action("bathroom_light", {"power": "on"})], confirm=1.0))
+    [outcome] = job.result()
+    assert outcome.confirmation is Confirmation.FAILED
+    assert outcome.reported == {"power": "off"}
+
+
+async def test_without_confirm_nobody_waits(rig: Rig) -> None:
+    """Leave the confirmation unset when the caller did not ask for one (routines)."""
+    rig.simulator.silent = frozenset({"garage_light"})
+    [outcome] = await rig.executor.execute([Action("garage_light", {"power": "on"})])
+    assert outcome.confirmation is None
+
+
+async def test_a_full_outbox_is_a_failed_confirmation(home: Inventory) -> None:
+    """Mark an action the outbox refused as failed, not as unconfirmed."""
+    async with fast(MqttSettings.from_url(f"mqtt://127.0.0.1:{free_port()}"), max_outbox=1) as link:
+        executor = Executor(home, link, StateMirror(home), ack_wait=0.1)
+        first, second = await executor.execute(
+            [Action("living_room_lamp", {"power": "on"}), Action("office_light", {"power": "on"})], confirm=0.1
+        )
+    assert first.confirmation is Confirmation.UNCONFIRMED
+    assert second.confirmation is Confirmation.FAILED

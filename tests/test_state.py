@@ -6,11 +6,16 @@ import logging
 
 import pytest
 
+from sasha.adapters import adapter_for, availability
+from sasha.executor import Result
+from sasha.home import inventory
 from sasha.home.actions import Action
+from sasha.home.confirmation import Confirmation
 from sasha.home.inventory import Inventory
-from sasha.mqtt.connection import Incoming
+from sasha.mqtt.connection import Incoming, MqttSettings
+from sasha.mqtt.topics import cover
 from sasha.state import StateMirror
-from tests.conftest import Rig
+from tests.conftest import ROOT, Rig, fast
 
 GARBAGE = [
     ("sasha-demo/living_room_lamp", b"not json at all"),
@@ -81,3 +86,54 @@ def test_a_failing_listener_does_not_stop_the_mirror(home: Inventory) -> None:
     mirror.add_listener(broken)
     mirror.handle(Incoming("sasha-demo/living_room_lamp", b'{"power":"on"}'))
     assert mirror.values("living_room_lamp") == {"power": "on"}
+
+
+async def test_availability_goes_offline_and_back_through_the_simulator(rig: Rig) -> None:
+    """Keep each protocol's availability: offline from the simulator's control topic, then online again."""
+    for device_id in ("living_room_ceiling", "hallway_light", "living_room_lamp"):
+        assert await rig.mirror.wait_until(lambda d=device_id: rig.mirror.available(d) is True, 5), device_id
+    assert rig.mirror.available("kitchen_light") is None  # Home Assistant devices say nothing unless configured
+    async with fast(MqttSettings.from_url(rig.broker.url)) as control:
+        await control.wait_connected(5)
+        control.publish_nowait("sasha-sim/availability/living_room_ceiling", b"offline")
+        assert await rig.mirror.wait_until(lambda: rig.mirror.available("living_room_ceiling") is False, 5)
+        assert rig.mirror.offline() == {"living_room_ceiling"}
+        # An offline bulb hears nothing.
+        [sent] = await rig.executor.execute([Action("living_room_ceiling", {"power": "on"})], confirm=0.3)
+        assert sent.confirmation is Confirmation.UNCONFIRMED
+        assert rig.simulator.values("living_room_ceiling")["power"] == "off"
+        control.publish_nowait("sasha-sim/availability/living_room_ceiling", b"online")
+        assert await rig.mirror.wait_until(lambda: rig.mirror.available("living_room_ceiling") is True, 5)
+    [again] = await rig.executor.execute([Action("living_room_ceiling", {"power": "on"})], confirm=2)
+    assert again.confirmation is Confirmation.CONFIRMED
+
+
+async def test_an_offline_device_can_be_skipped(rig: Rig) -> None:
+    """Send nothing to a device that said it is offline when asked to skip it."""
+    rig.simulator.set_online("hallway_light", False)
+    assert await rig.mirror.wait_until(lambda: rig.mirror.available("hallway_light") is False, 5)
+    assert rig.executor.offline([Action("hallway_light", {"power": "on"}), Action("office_light", {})]) == [
+        "hallway_light"
+    ]
+    [outcome] = await rig.executor.execute([Action("hallway_light", {"power": "on"})], skip_offline=True)
+    assert (outcome.result, outcome.error) == (Result.SKIPPED, "the device is offline")
+
+
+def test_availability_of_wrong_words_is_ignored(home: Inventory) -> None:
+    """Keep the last known availability when a device says a word it does not use."""
+    mirror = StateMirror(home)
+    mirror.handle(Incoming("tele/hallway_light/LWT", b"Offline"))
+    mirror.handle(Incoming("tele/hallway_light/LWT", b"Maybe"))
+    mirror.handle(Incoming("tele/hallway_light/LWT", b"\xff"))
+    assert mirror.available("hallway_light") is False
+    assert mirror.ignored == 1
+
+
+def test_availability_adds_a_wildcard_per_protocol_not_a_filter_per_device() -> None:
+    """Cover a large home's availability topics with a few wildcards beside the state ones."""
+    house = inventory.from_file(ROOT / "tests" / "scenarios" / "homes" / "large_house.yaml")
+    state = [t for d in house.devices.values() for t in adapter_for(d).state_topics(d)]
+    online = [t for d in house.devices.values() for t in availability.topics(d)]
+    assert len(online) > 100
+    added = len(cover(state + online)) - len(cover(state))
+    assert 0 < added <= 3  # zigbee2mqtt, generic, Tasmota

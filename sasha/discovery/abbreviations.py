@@ -3,6 +3,12 @@
 # Home Assistant's abbreviations for the keys Sasha reads (its MQTT integration expands them
 # before anything else; a config may mix short and long keys).
 ABBREVIATIONS = {
+    "avty": "availability",
+    "avty_mode": "availability_mode",
+    "avty_t": "availability_topic",
+    "avty_tpl": "availability_template",
+    "pl_avail": "payload_available",
+    "pl_not_avail": "payload_not_available",
     "bri_cmd_t": "brightness_command_topic",
     "bri_cmd_tpl": "brightness_command_template",
     "bri_scl": "brightness_scale",

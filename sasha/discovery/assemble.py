@@ -26,6 +26,7 @@ ORDER = (
     "command_topic",
     "state_topic",
     "light_schema",
+    "availability",
     "sensitive",
     "description",
     "capabilities",
@@ -109,6 +110,8 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
             data["topic"] = found.topic
         if found.light_schema == "default":
             data["light_schema"] = "default"
+        if found.availability:
+            data["availability"] = found.availability
         if found.sensitive is not None:
             # Written out even where the type implies it: the file says so, and a changed type cannot undo it.
             data["sensitive"] = True

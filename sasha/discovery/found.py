@@ -50,6 +50,8 @@ class Found:
     command_topic: str | None = None
     state_topic: str | None = None
     light_schema: str | None = None
+    # The inventory's `availability` entries (topic, words, key), when the announcement names them.
+    availability: list[dict[str, Any]] | None = None
     area: str | None = None  # the room's name, when the announcement names one
     description: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)  # what was left out, and why

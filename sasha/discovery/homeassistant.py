@@ -76,6 +76,48 @@ def expand(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def availability(cfg: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Return the inventory's `availability` list of an (expanded) config, or None when it names none.
+
+    HA's `availability` list wins over `availability_topic`; each entry's `topic` may use `~`.
+    Raises Skip for a topic or template Sasha cannot read (the entity stays; only this is left out).
+    """
+    base = cfg.get("~") if isinstance(cfg.get("~"), str) else None
+    raw = cfg.get("availability")
+    if isinstance(raw, list) and raw:
+        entries = [{ABBREVIATIONS.get(k, k): v for k, v in e.items()} for e in raw if isinstance(e, dict)]
+    elif cfg.get("availability_topic") is not None:
+        entries = [
+            {
+                "topic": cfg.get("availability_topic"),
+                "payload_available": cfg.get("payload_available"),
+                "payload_not_available": cfg.get("payload_not_available"),
+                "value_template": cfg.get("availability_template"),
+            }
+        ]
+    else:
+        return None
+    found = []
+    for entry in entries:
+        topic = entry.get("topic")
+        if isinstance(topic, str) and base is not None and topic.startswith("~"):
+            topic = base + topic[1:]
+        elif isinstance(topic, str) and base is not None and topic.endswith("~"):
+            topic = topic[:-1] + base
+        if not isinstance(topic, str) or not topic or "+" in topic or "#" in topic:
+            raise Skip(f"availability topic {str(topic)[:60]!r} is not a topic")
+        spec: dict[str, Any] = {"topic": topic}
+        for word, default in (("payload_available", "online"), ("payload_not_available", "offline")):
+            value = entry.get(word)
+            if value is not None and str(value) != default:
+                spec[word] = str(value)
+        key = json_key(entry.get("value_template"))
+        if key is not None:
+            spec["key"] = key
+        found.append(spec)
+    return found
+
+
 def json_key(template: Any) -> str | None:
     """Return `x` for a `{{ value_json.x }}` template; raise Skip for any other template."""
     if template is None:
@@ -566,6 +608,10 @@ def _assemble(members: list[tuple[str, dict[str, Any], _Part]]) -> list[Found]:
         target.command_topic = target.command_topic or part.command_topic
         target.state_topic = target.state_topic or part.state_topic
         target.light_schema = target.light_schema or part.light_schema
+        try:
+            target.availability = target.availability or availability(cfg)
+        except Skip as err:
+            target.notes.append(str(err))
         if target.type == "sensor" and part.type != "sensor":
             target.type = part.type
     for found, more in devices:

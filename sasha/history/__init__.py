@@ -1,1 +1,1 @@
-"""The home's history on disk: the audit log of requests, decisions, actions and model calls."""
+"""The home's history on disk: the audit log of requests and actions, and the bounded state history."""

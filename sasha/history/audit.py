@@ -48,7 +48,7 @@ class Entry:
     text: str
     status: str
     message: str
-    path: str  # fast | model | confirm | undo | routines | routine | none
+    path: str  # fast | model | confirm | undo | routines | routine | history | none
     actions: list[dict[str, Any]]
     model_calls: list[dict[str, Any]]
     tokens: int
@@ -73,6 +73,8 @@ class AuditLog:
             for column, kind in _ADDED.items():
                 if column not in have:
                     self._db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
+            # "What happened in the last hour" reads by time.
+            self._db.execute("CREATE INDEX IF NOT EXISTS requests_at ON requests (at)")
 
     def close(self) -> None:
         """Close the file."""
@@ -114,9 +116,22 @@ class AuditLog:
                 " tokens, latency_ms, cached_tokens FROM requests ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [
-            Entry(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12]
-            )
-            for r in reversed(rows)
-        ]
+        return _entries(rows)
+
+    def since(self, at: float, limit: int = 2000) -> list[Entry]:
+        """Return the entries from `at` on that changed something (at most the newest `limit`), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
+                " tokens, latency_ms, cached_tokens FROM requests WHERE at >= ? AND actions LIKE '%\"published\"%'"
+                " ORDER BY at DESC LIMIT ?",
+                (at, limit),
+            ).fetchall()
+        return _entries(rows)
+
+
+def _entries(rows: list[Any]) -> list[Entry]:
+    return [
+        Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12])
+        for r in reversed(rows)
+    ]

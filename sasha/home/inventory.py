@@ -28,6 +28,7 @@ from sasha.home.names import normal as _normal
 from sasha.home.protocols import SUPPORTED, Protocol
 
 __all__ = [
+    "Availability",
     "Capability",
     "Device",
     "DeviceType",
@@ -106,6 +107,16 @@ class Wire:
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """A topic a device (or its bridge) says on whether it is reachable, and the words it uses."""
+
+    topic: str
+    payload_available: str = "online"
+    payload_not_available: str = "offline"
+    key: str | None = None  # the JSON key the word sits under (HA's `{{ value_json.<key> }}`)
+
+
+@dataclass(frozen=True, slots=True)
 class Room:
     """A room of the home, with the floor it is on and other names people use for it."""
 
@@ -133,6 +144,8 @@ class Device:
     state_topic: str | None = None
     wire: Mapping[str, Wire] = dataclasses.field(default_factory=dict)
     light_schema: str = "json"
+    # None: the protocol's own availability topic (docs/design.md, section 4); () means none.
+    availability: tuple[Availability, ...] | None = None
 
     @property
     def writable(self) -> dict[str, Capability]:
@@ -227,6 +240,13 @@ class _RawWire(_Model):
     scale: float | None = None
 
 
+class _RawAvailability(_Model):
+    topic: str
+    payload_available: str = "online"
+    payload_not_available: str = "offline"
+    key: str | None = None
+
+
 class _RawDevice(_Model):
     id: str
     name: str
@@ -242,6 +262,7 @@ class _RawDevice(_Model):
     capabilities: dict[str, _RawCapability | None]
     wire: dict[str, _RawWire] = Field(default_factory=dict)
     light_schema: str | None = None
+    availability: list[_RawAvailability] | None = None
 
 
 class _RawRoom(_Model):
@@ -437,6 +458,10 @@ def _build_device(
     if not raw.capabilities:
         bad(("capabilities",), "has no capabilities")
     _check_wire(raw, protocol, device_type, bad)
+    for j, announced in enumerate(raw.availability or ()):
+        _check_topic(announced.topic, ("availability", j, "topic"), "availability topic", bad)
+        if announced.payload_available == announced.payload_not_available:
+            bad(("availability", j), "availability: payload_available and payload_not_available are the same")
 
     capabilities: dict[str, Capability] = {}
     for name, spec in raw.capabilities.items():
@@ -468,6 +493,9 @@ def _build_device(
         state_topic=raw.state_topic,
         wire={name: Wire(**spec.model_dump()) for name, spec in raw.wire.items()},
         light_schema=raw.light_schema or "json",
+        availability=None
+        if raw.availability is None
+        else tuple(Availability(**spec.model_dump()) for spec in raw.availability),
     )
 
 

@@ -12,7 +12,7 @@ import collections
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,8 +133,10 @@ class Planner:
         max_devices_in_prompt: int = 40,
         clock: Callable[[], datetime] | None = None,
         conversations: Conversations | None = None,
+        offline: Callable[[], Collection[str]] | None = None,
     ) -> None:
         self._inventory = inventory
+        self._offline = offline
         self._client = client
         self._state = state
         self._prompts = templates or prompts.Prompts.load()
@@ -176,6 +178,7 @@ class Planner:
             limit=self._max_devices,
             turns=[(t.user, t.assistant) for t in history],
             request=text,
+            offline=self._offline() if self._offline is not None else (),
         )
         messages = [{"role": "system", "content": self._system()}, {"role": "user", "content": live}]
         schema = decision_schema(devices)

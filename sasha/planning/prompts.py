@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -234,6 +234,7 @@ def request_prompt(
     limit: int,
     turns: Iterable[tuple[str, str]] = (),
     request: str,
+    offline: Collection[str] = (),
 ) -> str:
     """Render the live part of a decision call: the time, the devices that matter now, the conversation, the request."""
     chosen = list(devices)
@@ -243,6 +244,10 @@ def request_prompt(
         # The system prompt named these devices only by id: here is all the model needs of them.
         header = "Devices for this request: id | name | room | type | capability=value now (allowed values)"
         shown = f"{header}\n{describe_devices(chosen, state)}"
+    gone = [d.id for d in chosen if d.id in offline]
+    if gone:
+        # Live, like the values: the system message stays the same bytes whoever is offline.
+        shown += f"\nOffline now (a command may not arrive; say so if you use them): {', '.join(gone)}"
     return prompts.request.substitute(
         now=now.strftime("%A %d %B %Y, %H:%M"),
         devices=shown,

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
 from sasha.home.capabilities import Value
-from sasha.routines.routine import DAYS, Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow
+from sasha.routines.routine import Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow, occurrences
 from sasha.routines.timers import GRACE, Timer, Timers
 from sasha.state import StateMirror
 
@@ -71,23 +71,6 @@ class Firing:
     routine: str
     at: datetime
     results: tuple[str, ...]
-
-
-def occurrences(trigger: TimeTrigger, zone: ZoneInfo, after: datetime, until: datetime) -> list[datetime]:
-    """Return the instants in (after, until] when a time trigger fires, in UTC."""
-    found = []
-    day = after.astimezone(zone).date() - timedelta(days=1)
-    last = until.astimezone(zone).date()
-    while day <= last:
-        if not trigger.days or DAYS[day.weekday()] in trigger.days:
-            # A wall-clock time skipped by a spring-forward change maps to the hour after it;
-            # one repeated by a fall-back change is taken once (fold=0): one firing a day.
-            local = datetime.combine(day, trigger.at, tzinfo=zone)
-            instant = local.astimezone(UTC)
-            if after < instant <= until:
-                found.append(instant)
-        day += timedelta(days=1)
-    return found
 
 
 class RoutineEngine:

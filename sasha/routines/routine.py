@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sasha.home.actions import Action
 from sasha.home.capabilities import Value, ValueKind
@@ -93,6 +94,23 @@ class Routine:
     enabled: bool = True
     created_from: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def occurrences(trigger: TimeTrigger, zone: ZoneInfo, after: datetime, until: datetime) -> list[datetime]:
+    """Return the instants in (after, until] when a time trigger fires, in UTC."""
+    found = []
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    last = until.astimezone(zone).date()
+    while day <= last:
+        if not trigger.days or DAYS[day.weekday()] in trigger.days:
+            # A wall-clock time skipped by a spring-forward change maps to the hour after it;
+            # one repeated by a fall-back change is taken once (fold=0): one firing a day.
+            local = datetime.combine(day, trigger.at, tzinfo=zone)
+            instant = local.astimezone(UTC)
+            if after < instant <= until:
+                found.append(instant)
+        day += timedelta(days=1)
+    return found
 
 
 def slug(name: str) -> str:

@@ -25,6 +25,8 @@ from rich.table import Table
 from sasha.adapters import adapter_for
 from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
+from sasha.history.audit import AuditLog
+from sasha.history.states import StateHistory
 from sasha.home.capabilities import Value, same_value
 from sasha.mqtt.connection import Incoming, MqttConnection, MqttSettings
 from sasha.mqtt.embedded import EmbeddedBroker
@@ -225,7 +227,7 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
     start = datetime.fromisoformat(scenario.start) if scenario.start else datetime(2026, 6, 1, 12, tzinfo=zone)
     clock = ManualClock(start if start.tzinfo else start.replace(tzinfo=zone))
     config = scenario.config
-    with tempfile.TemporaryDirectory(prefix="sasha-scenario-") as state_dir:
+    with tempfile.TemporaryDirectory(prefix="sasha-scenario-") as state_dir, contextlib.ExitStack() as stack:
         async with (
             simulated_home(home, mqtt, initial=scenario.initial, ack_wait=2.0) as bed,
             _model(live) as (client, server),
@@ -240,7 +242,15 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
                 state=bed.mirror.snapshot,
                 max_devices_in_prompt=int(config.get("max_devices_in_prompt", 40)),
             )
-            engine = RoutineEngine(bed.mirror, bed.executor, zone=zone, clock=clock)
+            # The story questions ("why is the hall light on?") read the scenario's own audit log.
+            audit = stack.enter_context(contextlib.closing(AuditLog(Path(state_dir) / "audit.db")))
+            engine = RoutineEngine(bed.mirror, bed.executor, zone=zone, clock=clock, audit=audit)
+            # The state history on the scenario clock, from the simulated home as it starts.
+            history = StateHistory(Path(state_dir) / "states.db", keep=7 * 86400, clock=lambda: clock.now().timestamp())
+            stack.callback(history.close)
+            for device_id, values in bed.mirror.snapshot().items():
+                history.note(device_id, values)
+            bed.mirror.add_listener(history.note)
             book = RoutineBook(RoutineStore(Path(state_dir) / "routines.yaml", home), engine)
             assistant = Assistant(
                 home,
@@ -250,6 +260,8 @@ async def run_scenario(scenario: Scenario, mqtt: MqttSettings, *, live: ModelSet
                 routines=book,
                 clock=lambda: clock.now().timestamp(),
                 mirror=bed.mirror,
+                audit=audit,
+                history=history,
             )
             play = _Play(
                 scenario=scenario,

@@ -18,7 +18,7 @@ from sasha.adapters import homeassistant as ha
 from sasha.adapters import zigbee2mqtt as z2m
 from sasha.adapters._convert import kelvin_to_mireds
 from sasha.home.capabilities import Value
-from sasha.home.inventory import Device, DeviceType, Inventory
+from sasha.home.inventory import Availability, Device, DeviceType, Inventory
 from sasha.home.protocols import Protocol
 
 HA_PREFIX = "homeassistant"
@@ -237,15 +237,29 @@ def home_assistant(device: Device, area: str) -> tuple[list[Message], dict[str, 
     }
     messages = []
     for index, (component, object_id, cfg) in enumerate(entities):
-        body = {
+        body: dict[str, Any] = {
             "~": device.topic,
             "name": None if index == 0 else _label(object_id, device.id),
             "uniq_id": f"sasha_{object_id}",
         }
         body |= cfg | {"dev": dev}
+        if device.availability:
+            body["avty"] = [_availability(device, spec) for spec in device.availability]
         topic = f"{HA_PREFIX}/{component}/{NODE}/{object_id}/config"
         messages.append(Message(topic, json.dumps(body).encode(), retain=True))
     return messages, missing
+
+
+def _availability(device: Device, spec: Availability) -> dict[str, Any]:
+    """Announce one availability topic the way HA's `availability` list abbreviates it."""
+    entry: dict[str, Any] = {"t": _short(device, spec.topic)}
+    if spec.payload_available != "online":
+        entry["pl_avail"] = spec.payload_available
+    if spec.payload_not_available != "offline":
+        entry["pl_not_avail"] = spec.payload_not_available
+    if spec.key is not None:
+        entry["val_tpl"] = f"{{{{ value_json.{spec.key} }}}}"
+    return entry
 
 
 def _label(object_id: str, device_id: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sasha import jsonlimit
-from sasha.adapters import Message, adapter_for
+from sasha.adapters import Message, adapter_for, availability
 from sasha.adapters.tasmota import result_messages
 from sasha.errors import DecodeError, OutboxFull
 from sasha.home.capabilities import Value, same_value
@@ -60,7 +60,11 @@ class Simulator:
         *,
         seed: int | None = None,
         initial: Mapping[str, Mapping[str, Any]] | None = None,
+        silent: frozenset[str] = frozenset(),
+        late: Mapping[str, float] | None = None,
+        offline: frozenset[str] = frozenset(),
     ) -> None:
+        """`silent` devices take commands and never report; `late` ones report a command that many seconds late."""
         self._inventory = inventory
         self._connection = connection
         self._rng = random.Random(seed)  # noqa: S311  (simulation, not cryptography)
@@ -70,6 +74,13 @@ class Simulator:
             for topic in adapter_for(device).command_topics(device):
                 self._routes.setdefault(topic, []).append(device)
         self.commands = 0
+        unknown = sorted((set(silent) | set(late or {}) | set(offline)) - set(inventory.devices))
+        if unknown:
+            raise ValueError(f"no such device: {', '.join(unknown)}")
+        self.silent = frozenset(silent)
+        self.late = dict(late or {})
+        # Devices that dropped off the network: they say so on their availability topic and hear nothing.
+        self.offline = set(offline)
         self.tracks: list[tuple[str, str]] = []
         for device_id, values in (initial or {}).items():
             problems = self._merge(device_id, values)
@@ -82,6 +93,7 @@ class Simulator:
         self._connection.on_connect(self._publish_all)
         await self._connection.subscribe(self._routes, self._on_command)
         await self._connection.subscribe([f"{CONTROL_ROOT}/set/+"], self._on_control)
+        await self._connection.subscribe([f"{CONTROL_ROOT}/availability/+"], self._on_availability)
         await self._connection.subscribe([announce.HA_STATUS], self._on_ha_status)
         if self._connection.connected:
             await self._announce()
@@ -134,8 +146,33 @@ class Simulator:
             self.state[device_id][name] = value
         return problems
 
+    def set_online(self, device_id: str, online: bool) -> None:
+        """Take a device off the network (it ignores commands) or bring it back, and say so."""
+        device = self._inventory.devices[device_id]
+        (self.offline.discard if online else self.offline.add)(device_id)
+        self._send_availability(device)
+        if online:
+            self._publish(device)
+
+    def _send_availability(self, device: Device) -> None:
+        for message in availability.encode(device, device.id not in self.offline):
+            try:
+                self._connection.publish_nowait(message.topic, message.payload, retain=message.retain)
+            except OutboxFull:
+                _LOGGER.warning("availability of '%s' not published: outbox full", device.id)
+
+    def _on_availability(self, message: Incoming) -> None:
+        device_id = message.topic.rsplit("/", 1)[-1]
+        word = message.payload.strip().lower()
+        if device_id not in self._inventory.devices or word not in (b"online", b"offline"):
+            _LOGGER.warning("ignoring %s: expected a device id and online or offline", message.topic)
+            return
+        self.set_online(device_id, word == b"online")
+
     def _on_command(self, message: Incoming) -> None:
         for device in self._routes.get(message.topic, ()):
+            if device.id in self.offline:
+                continue  # a bulb that dropped off the network never hears the command
             try:
                 requested = adapter_for(device).decode_command(device, message.topic, message.payload)
             except DecodeError as err:
@@ -164,7 +201,12 @@ class Simulator:
                 if device.protocol is Protocol.TASMOTA:
                     # The firmware answers a command at once; tele/STATE follows only every TelePeriod.
                     self._send(device, result_messages(device, self.state[device.id]))
-                self._publish(device)
+                delay = self.late.get(device.id)
+                if delay is None:
+                    self._publish(device)
+                else:
+                    # A slow device (a sleepy Zigbee end device, a busy bridge): its report comes later.
+                    asyncio.get_running_loop().call_later(delay, self._publish, device)
 
     def _on_control(self, message: Incoming) -> None:
         device_id = message.topic.rsplit("/", 1)[-1]
@@ -183,6 +225,8 @@ class Simulator:
         self._send(device, adapter_for(device).encode_state(device, self.state[device.id]))
 
     def _send(self, device: Device, messages: list[Message]) -> None:
+        if device.id in self.silent or device.id in self.offline:
+            return  # a device that takes commands and never says so (a dead report path), or is gone
         for message in messages:
             try:
                 self._connection.publish_nowait(message.topic, message.payload, retain=message.retain)
@@ -210,7 +254,9 @@ class Simulator:
 
     async def _publish_all(self) -> None:
         for device in self._inventory.devices.values():
-            self._publish(device)
+            self._send_availability(device)
+            if device.id not in self.offline:
+                self._publish(device)
 
     def values(self, device_id: str) -> dict[str, Value]:
         """Return the simulated device's current values."""

@@ -31,7 +31,7 @@ Say what you want: "turn on the kitchen light", "make it cozy", "is it warm in t
   /state [name]     current values (of one device or room)
   /routines         the routines (say "stop the night routine" to change one)
   /undo             put back what the last plan changed
-  /history          the last requests
+  /history [Q]      what happened today (or the story question Q) and the last requests
   /help             this text
   /quit             leave (Ctrl-D works too)"""
 
@@ -139,7 +139,7 @@ class Chat:
         elif command == "/undo":
             await self.say("undo")
         elif command == "/history":
-            await self._history()
+            await self._history(argument.strip())
         elif command == "/routines":
             self._routines()
         else:
@@ -181,11 +181,16 @@ class Chat:
             table.add_row(device.name, ", ".join(f"{k}={v}" for k, v in values.items()) or "unknown", when)
         self._console.print(table)
 
-    async def _history(self) -> None:
+    async def _history(self, question: str) -> None:
         audit = self._assistant.audit
         if audit is None:
             self._console.print("No audit log is kept.")
             return
+        # The same answer the MQTT API gives to the same question ("what happened today", "why is X on").
+        reply = await self._assistant.handle(
+            question or "what happened today", conversation=self._conversation, source="chat"
+        )
+        self._console.print(reply.message, markup=False, highlight=False)
         table = Table("when", "request", "path", "status")
         for entry in await asyncio.to_thread(audit.recent, 10):
             table.add_row(datetime.fromtimestamp(entry.at).strftime("%H:%M:%S"), entry.text, entry.path, entry.status)

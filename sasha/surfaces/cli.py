@@ -60,6 +60,26 @@ def _common() -> _Parser:
     common.add_argument(
         "--confirm", choices=["never", "sensitive", "both", "always"], help="review policy (env SASHA_CONFIRM)"
     )
+    common.add_argument(
+        "--confirm-wait",
+        type=float,
+        metavar="S",
+        dest="confirm_wait",
+        help="seconds to wait for devices to report a change (default 2)",
+    )
+    common.add_argument(
+        "--offline-commands",
+        choices=["send", "skip"],
+        dest="offline_commands",
+        help="commands for a device that says it is offline: send anyway (default) or skip",
+    )
+    common.add_argument(
+        "--history-days",
+        type=float,
+        metavar="D",
+        dest="history_days",
+        help="days of state changes kept for routine previews (default 7, 0: none)",
+    )
     common.add_argument("--model", metavar="NAME", help="model name (env SASHA_MODEL)")
     _credentials(common)
     common.add_argument(
@@ -122,6 +142,29 @@ def _add_discover(commands: Any) -> None:
     found.add_argument("--wait", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
 
 
+def _add_sim(commands: Any) -> None:
+    """Add `sasha sim` and its options (devices that never report, report late, or start offline)."""
+    sim = commands.add_parser("sim", allow_abbrev=False, help="run the simulated devices of the inventory on a broker")
+    sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
+    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user@host:1883 (env SASHA_MQTT_URL)")
+    _credentials(sim)
+    sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
+    sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
+    sim.add_argument(
+        "--silent", action="append", default=[], metavar="ID", help="a device that takes commands, never reports"
+    )
+    sim.add_argument(
+        "--late", action="append", default=[], type=_late, metavar="ID=S", help="a device that reports S seconds late"
+    )
+    sim.add_argument(
+        "--offline",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a device that starts offline (sasha-sim/availability/ID: online|offline changes it)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     # No abbreviated flags: `--mqtt-password SECRET` must not be taken for `--mqtt-password-file` and
     # echoed back in "cannot read the MQTT password file SECRET".
@@ -134,12 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", allow_abbrev=False, help="check devices.yaml and print the home")
     check.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
 
-    sim = commands.add_parser("sim", allow_abbrev=False, help="run the simulated devices of the inventory on a broker")
-    sim.add_argument("--devices", metavar="FILE", help="inventory file (env SASHA_DEVICES)")
-    sim.add_argument("--mqtt-url", metavar="URL", help="broker, e.g. mqtt://user@host:1883 (env SASHA_MQTT_URL)")
-    _credentials(sim)
-    sim.add_argument("--seed", type=int, default=None, help="random seed of the sensor physics")
-    sim.add_argument("--tick", type=float, default=5.0, metavar="SECONDS", help="physics step (default 5)")
+    _add_sim(commands)
 
     plan = commands.add_parser(
         "plan", allow_abbrev=False, help="show what the model would do about a request, without doing it"
@@ -245,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm"]
+    names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm", "confirm_wait"]
+    names += ["offline_commands", "history_days"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
@@ -280,7 +319,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(home, settings.devices)
         if args.command == "sim":
-            return _run_until_signal(_sim(home, settings, seed=args.seed, tick=args.tick))
+            late = dict(args.late)
+            job = _sim(
+                home,
+                settings,
+                seed=args.seed,
+                tick=args.tick,
+                silent=frozenset(args.silent),
+                late=late,
+                offline=frozenset(args.offline),
+            )
+            return _run_until_signal(job)
         if args.command == "run":
             from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
 
@@ -376,14 +425,39 @@ def _check(home: Inventory, path: Path) -> int:
     return 0
 
 
-async def _sim(home: Inventory, settings: config.Settings, *, seed: int | None, tick: float) -> int:
+def _late(text: str) -> tuple[str, float]:
+    """Read `--late ID=SECONDS`."""
+    device, _, seconds = text.partition("=")
+    try:
+        delay = float(seconds)
+    except ValueError:
+        delay = -1.0
+    if not device or delay < 0:
+        raise argparse.ArgumentTypeError(f"expected ID=SECONDS, got {text!r}")
+    return device, delay
+
+
+async def _sim(
+    home: Inventory,
+    settings: config.Settings,
+    *,
+    seed: int | None,
+    tick: float,
+    silent: frozenset[str] = frozenset(),
+    late: dict[str, float] | None = None,
+    offline: frozenset[str] = frozenset(),
+) -> int:
     from sasha.mqtt.connection import MqttConnection  # noqa: PLC0415
     from sasha.sim.simulator import Simulator, outbox_size  # noqa: PLC0415
 
+    unknown = sorted((silent | offline | set(late or {})) - set(home.devices))
+    if unknown:
+        sys.stderr.write(f"error: no device {', '.join(map(repr, unknown))} in the inventory\n")
+        return 1
     mqtt = settings.mqtt()
     client_id = f"sasha-sim-{home.home.base_topic}"
     async with MqttConnection(mqtt, client_id=client_id, max_outbox=outbox_size(home)) as connection:
-        simulator = Simulator(home, connection, seed=seed)
+        simulator = Simulator(home, connection, seed=seed, silent=silent, late=late, offline=offline)
         await simulator.attach()
         sys.stderr.write(f"simulating {len(home)} devices on {mqtt.url}; Ctrl-C stops\n")
         await simulator.run_physics(tick)

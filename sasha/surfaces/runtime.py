@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from sasha.config import Settings
 from sasha.errors import ConfigError
 from sasha.executor import Executor
 from sasha.history.audit import AuditLog
+from sasha.history.states import StateHistory
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttConnection
 from sasha.planning.llm.client import ModelClient
@@ -50,7 +52,25 @@ def make_planner(home: Inventory, settings: Settings, client: ModelClient | None
         state=mirror.snapshot,
         templates=Prompts.load(settings.planner.prompts_dir),
         max_devices_in_prompt=settings.planner.max_devices_in_prompt,
+        offline=mirror.offline,
     )
+
+
+@contextlib.asynccontextmanager
+async def _recording(history: StateHistory | None) -> AsyncIterator[None]:
+    """Write the state history every second while the block runs, and what is left at its end."""
+    if history is None:
+        yield
+        return
+    # A plain task, not a TaskGroup: an error of the block must reach the caller as it is.
+    writer = asyncio.create_task(history.run(), name="state-history")
+    try:
+        yield
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await history.flush()
 
 
 @contextlib.asynccontextmanager
@@ -79,6 +99,9 @@ async def running(
     model_settings = settings.model_settings()
     client = ModelClient(model_settings) if model_settings is not None else None
     audit = AuditLog(settings.state_dir / "audit.db")
+    history = None
+    if settings.history_days > 0:
+        history = StateHistory(settings.state_dir / "states.db", keep=settings.history_days * 86400)
     pending = PendingPlans(home, path=settings.state_dir / "pending.db" if shared_pending else None)
     budget = ModelBudget(
         per_minute=settings.budget.per_minute,
@@ -95,6 +118,8 @@ async def running(
             avoid = [f"{settings.api_topic}/#"]
             if settings.api.ha_status_topic:
                 avoid.append(settings.api.ha_status_topic)
+            if history is not None:
+                mirror.add_listener(history.note)
             await mirror.attach(link, avoid=avoid)
             executor = Executor(home, link, mirror)
             planner = make_planner(home, settings, client, mirror)
@@ -123,12 +148,18 @@ async def running(
                 mirror=mirror,
                 timers=timers,
                 approvers=Approvers.of(settings.api.owners, settings.api.device_owners),
+                confirm_wait=settings.confirm_wait,
+                offline_commands=settings.offline_commands,
+                history=history,
             )
-            yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
+            async with _recording(history):
+                yield Runtime(home, settings, link, mirror, assistant, client, book, engine)
     finally:
         if client is not None:
             await client.close()
         audit.close()
+        if history is not None:
+            history.close()
         pending.close()
 
 

@@ -337,3 +337,36 @@ def test_any_announcement_gives_a_file_that_loads(
     ]
     outcome = build(messages)
     inventory.from_yaml(outcome.text)
+
+
+def test_home_assistant_availability_is_kept() -> None:
+    """Write `availability_topic` and the `availability` list (with `~` and a JSON key) into the file."""
+    configs = {
+        "homeassistant/switch/shelly1/relay/config": {
+            "~": "shellies/shelly1",
+            "name": "Porch light",
+            "cmd_t": "~/relay/0/command",
+            "stat_t": "~/relay/0",
+            "avty_t": "~/online",
+            "pl_avail": "true",
+            "pl_not_avail": "false",
+            "uniq_id": "shelly1_relay",
+        },
+        "homeassistant/light/bridge/lamp/config": {
+            "name": "Desk lamp",
+            "cmd_t": "bridge/lamp/set",
+            "stat_t": "bridge/lamp",
+            "schema": "json",
+            "avty": [{"t": "bridge/state", "val_tpl": "{{ value_json.state }}"}, {"topic": "bridge/lamp/availability"}],
+            "uniq_id": "lamp",
+        },
+    }
+    outcome = build([(topic, json.dumps(body).encode()) for topic, body in configs.items()])
+    home = inventory.from_yaml(outcome.text, "<discovered>")
+    porch = home.find("Porch light")[0]
+    assert porch.availability == (inventory.Availability("shellies/shelly1/online", "true", "false"),)
+    lamp = home.find("Desk lamp")[0]
+    assert lamp.availability == (
+        inventory.Availability("bridge/state", key="state"),
+        inventory.Availability("bridge/lamp/availability"),
+    )

@@ -357,3 +357,38 @@ async def test_routines_yaml_edited_under_a_running_daemon(rig: Rig, tmp_path: P
     assert "Traceback" not in err
     assert "no running event loop" not in err
     assert f"{path}:" in err  # the broken edit, by file and line
+
+
+async def test_a_new_routine_is_previewed_over_the_recorded_history(
+    rig: Rig, scripted: ScriptedModel, tmp_path: Path
+) -> None:
+    """Record humidity through one `sasha run`, restart it, and hear how often the new routine would have run."""
+    from tests.surfaces.test_daemon import request
+
+    url = rig.broker.url
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url)
+    process = await _daemon(url, tmp_path, env)
+    try:
+        await _online(url)
+        for humidity in (50, 72, 55, 75):
+            rig.simulator.set_values("bathroom_humidity", {"humidity": humidity})
+            await asyncio.sleep(0.3)  # one report at a time reaches the daemon's mirror
+    finally:
+        await _stop(process)  # the last changes are flushed on the way out
+    assert (tmp_path / "states.db").exists()
+    scripted.add(HUMID)
+    process = await _daemon(url, tmp_path, env)
+    try:
+        await _online(url)
+        proposed, _ = await request(url, json.dumps({"text": "keep the bathroom dry", "id": "p"}), timeout=15)
+        assert proposed["status"] == "needs_confirmation"
+        assert "It would have run twice since " in proposed["message"]
+        assert "(as far back as the history goes)" in proposed["message"]
+        assert proposed["message"].endswith("Shall I set it up?")
+        declined, _ = await request(
+            url, json.dumps({"token": proposed["confirm_token"], "approve": False}), topic="sasha/confirm"
+        )
+        assert declined["status"] == "done"
+    finally:
+        await _stop(process)
+    assert not (tmp_path / "routines.yaml").exists() or "bathroom_fan" not in (tmp_path / "routines.yaml").read_text()

@@ -68,6 +68,10 @@ async def test_review_feedback_and_undo(rig: Rig, scripted: ScriptedModel, tmp_p
     assert scripted.requests[1]["messages"][1]["content"].rstrip().endswith("Request: too bright")
     assert await rig.mirror.wait_for("living_room_lamp", {"power": "off", "brightness": 80}, timeout=5)
     assert "make it cozy" in out.split("/history")[-1]
+    # The same story the MQTT API tells: what was sent today, by which request.
+    assert "Today: " in out.split("/history")[-1]
+    assert "Living room lamp on, brightness 40 % (confirmed: “Softer light.”)" in out.split("/history")[-1]
+    assert "Living room lamp off, brightness 80 % (“undo”)" in out.split("/history")[-1]
 
 
 async def test_no_leaves_things_alone_and_commands_show_the_home(
