@@ -477,7 +477,10 @@ class Assistant:
         outcomes = await self.executor.execute(list(pending.actions))
         replies = _outcome_replies(outcomes)
         status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
-        return self._reply(request, status, pending.message, actions=replies, path="confirm")
+        # A device may still refuse after the yes (Home Assistant reports its service errors).
+        failed = "; ".join(o.error or "" for o in outcomes if o.result is not Result.PUBLISHED)
+        message = f"{pending.message} Not done: {failed}." if failed else pending.message
+        return self._reply(request, status, message, actions=replies, path="confirm")
 
     async def _undo(self, request: _Request, approve: bool) -> Reply:
         if not self.executor.can_undo:

@@ -45,6 +45,7 @@ ENVIRONMENT = {
     "api.share": "SASHA_API_SHARE",
     "api.routines": "SASHA_API_ROUTINES",
     "api.ha_status_topic": "SASHA_HA_STATUS_TOPIC",
+    "api.hass": "SASHA_HASS",
     "budget.per_minute": "SASHA_MODEL_CALLS_PER_MINUTE",
     "budget.per_day": "SASHA_MODEL_CALLS_PER_DAY",
 }
@@ -85,6 +86,8 @@ class ApiSettings(BaseModel):
     share: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     routines: bool = True
     ha_status_topic: str = "homeassistant/status"
+    # Home Assistant's entities from the Sasha integration: unused, merged into the inventory, or the inventory.
+    hass: Literal["off", "merge", "only"] = "off"
 
     @field_validator("reply_prefixes", mode="before")
     @classmethod

@@ -165,6 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--api-queue", type=int, metavar="N", dest="api.queue", help="waiting requests per queue (100)")
     run.add_argument("--ha-status-topic", metavar="T", dest="api.ha_status_topic", help="Home Assistant's birth topic")
+    run.add_argument(
+        "--hass",
+        choices=("off", "merge", "only"),
+        dest="api.hass",
+        help="Home Assistant's entities from the Sasha integration: merged into the inventory, or the inventory",
+    )
 
     ask = commands.add_parser("ask", allow_abbrev=False, parents=[common], help="one request, one reply")
     ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
@@ -218,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
     names += [f"planner.max_tokens_{kind}" for kind in MAX_TOKENS]
-    names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic"]
+    names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic", "api.hass"]
     flags = {k: getattr(args, k, None) for k in names}
     try:
         settings = config.load(flags, config_file=args.config)

@@ -85,6 +85,8 @@ async def running(
                 avoid.append(settings.api.ha_status_topic)
             await mirror.attach(link, avoid=avoid)
             executor = Executor(home, link, mirror)
+            # Home Assistant's entities report each call's outcome; other protocols have no such topic.
+            await executor.attach(link, avoid=avoid)
             planner = make_planner(home, settings, client, mirror)
             engine = None
             if run_routines:

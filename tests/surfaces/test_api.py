@@ -77,3 +77,9 @@ def test_confirmations_carry_their_conversation() -> None:
     request = api.parse_request(b'{"text": "yes", "conversation": "k", "confirm_token": "t"}')
     assert isinstance(request, api.ApiRequest)
     assert request.confirm_token == "t"
+
+
+def test_a_request_with_the_satellites_area_is_accepted() -> None:
+    """Read a request that carries Home Assistant's `area` like any other: the field refuses nothing."""
+    parsed = api.parse_request(b'{"text": "turn off the lights", "id": "1", "area": "Kitchen"}')
+    assert parsed == api.ApiRequest(text="turn off the lights", id="1")
