@@ -29,7 +29,7 @@ from tests.conftest import EXAMPLE, ROOT, clean_env, run_sasha, start_sasha
 from tests.mqtt.test_credentials import password_file
 
 DEPLOY = ROOT / "deploy"
-USERS = ("sasha", "sim", "owner", "alice", "mallory")
+USERS = ("sasha", "sim", "owner", "alice", "mallory", "homeassistant")
 # What the test broker takes from the shipped file; the listener, the files' paths and the
 # persistence folder are the test's own.
 OWN_LINES = ("listener", "allow_anonymous", "password_file", "acl_file", "persistence", "log_dest", "set_tcp")
@@ -236,3 +236,31 @@ async def test_a_plain_user_can_neither_command_devices_nor_confirm(locked: Lock
         done = await ask(owner, "owner", confirm, topic="sasha/confirm", reply_to=route)
     assert done["status"] == "done"
     assert (await device_state(locked, home, "front_door"))["lock"] == "unlocked"
+
+
+@in_module_loop
+async def test_only_sasha_calls_home_assistants_entities(locked: Locked) -> None:
+    """Let Home Assistant offer states and read Sasha's calls; drop a plain user's calls and offers."""
+    state = b'{"state": "off", "attributes": {}}'
+    async with locked.client("homeassistant") as hub, locked.client("sasha") as sasha:
+        await hub.subscribe("sasha-hass/+/set", qos=1)
+        await sasha.subscribe("sasha-hass/+/state", qos=1)
+        async with locked.client("alice") as alice:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await alice.publish("sasha-hass/lock.front_door/set", b'{"service": "unlock"}', qos=1)
+            with contextlib.suppress(aiomqtt.MqttError):
+                await alice.publish("sasha-hass/lock.front_door/state", b'{"state": "locked"}', qos=1)
+        await hub.publish("sasha-hass/light.porch/state", state, qos=1)
+        await sasha.publish("sasha-hass/light.porch/set", b'{"service": "turn_on"}', qos=1)
+        seen: dict[str, list[str]] = {"hub": [], "sasha": []}
+
+        async def collect(name: str, client: aiomqtt.Client) -> None:
+            async for message in client.messages:
+                seen[name].append(message.topic.value)
+                if message.topic.value.startswith("sasha-hass/light.porch"):
+                    return
+
+        async with asyncio.timeout(10):
+            await asyncio.gather(collect("hub", hub), collect("sasha", sasha))
+    # The broker keeps order per client: had alice's messages passed, they would have come first.
+    assert seen == {"hub": ["sasha-hass/light.porch/set"], "sasha": ["sasha-hass/light.porch/state"]}

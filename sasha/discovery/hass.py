@@ -24,7 +24,7 @@ FORMAT = 1
 
 # Home Assistant's supported-features bits Sasha reads.
 _FAN_SET_SPEED = 1
-_COVER_SET_POSITION = 4
+_COVER_OPEN_CLOSE, _COVER_SET_POSITION = 1 | 2, 4
 _MEDIA = {
     "volume": 4,  # VOLUME_SET
     "muted": 8,  # VOLUME_MUTE
@@ -185,6 +185,8 @@ def _fan(found: Found, _attributes: dict[str, Any], bits: int, _class: str | Non
 
 
 def _cover(found: Found, _attributes: dict[str, Any], bits: int, device_class: str | None, _celsius: bool) -> None:
+    if not bits & (_COVER_OPEN_CLOSE | _COVER_SET_POSITION):
+        raise Skip("a cover that only tilts: Sasha sets covers by position")
     found.type = "garage_door" if device_class in ("garage", "gate") else "cover"
     found.capabilities["position"] = {}
     if not bits & _COVER_SET_POSITION:

@@ -91,6 +91,7 @@ def test_what_sasha_cannot_use_is_skipped_with_a_reason() -> None:
     """Skip unknown domains, sensor classes and units, and °F climates, and say why; keep the rest."""
     entities = [
         {"entity_id": "camera.door", "name": "Door camera"},
+        {"entity_id": "cover.pergola", "name": "Pergola", "features": 16 | 32},
         {"entity_id": "sensor.pm25", "name": "PM 2.5", "device_class": "pm25"},
         {"entity_id": "sensor.attic", "name": "Attic", "device_class": "temperature", "attributes": {}},
         {"entity_id": "sensor.cellar", "device_class": "humidity", "attributes": {"unit_of_measurement": "%"}},
@@ -101,6 +102,7 @@ def test_what_sasha_cannot_use_is_skipped_with_a_reason() -> None:
     assert set(home.devices) == {"cellar"}
     assert skipped == [
         "Home Assistant camera.door: domain camera is not one Sasha reaches",
+        "Home Assistant cover.pergola: a cover that only tilts: Sasha sets covers by position",
         "Home Assistant sensor.pm25: a sensor of device class 'pm25', which Sasha does not read",
         "Home Assistant sensor.attic: temperature in None, not °C",
         "Home Assistant bad id: no usable entity_id",
