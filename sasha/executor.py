@@ -150,6 +150,9 @@ class Executor:
                     outcomes[index] = Outcome(outcomes[index].action, Result.PUBLISHED, held=True)
         if asked:
             await self._reports(outcomes, asked)
+            # What Home Assistant refused did not change: undo leaves it alone.
+            refused = {o.action.device for o in outcomes if o.result is Result.FAILED}
+            undo = [step for step in undo if step.device not in refused]
         if remember and undo:
             self._undo.append(undo)
         return outcomes

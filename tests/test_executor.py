@@ -136,11 +136,16 @@ async def test_home_assistants_refusal_comes_back_as_a_failed_action(broker: Mos
 
         await integration.subscribe(["test-hass/+/set"], answer)
         await integration.wait_connected(5)
+        for device in ("garage", "window", "silent"):
+            state = {"state": "closed", "attributes": {"current_position": 0}}
+            await integration.publish(f"test-hass/cover.{device}/state", json.dumps(state), retain=True)
         mirror = StateMirror(home)
+        await mirror.attach(link)
         executor = Executor(home, link, mirror, result_wait=1.0)
         await executor.attach(link)
         await link.wait_connected(5)
-        await asyncio.sleep(0.3)  # both subscriptions acknowledged
+        assert await mirror.wait_until(lambda: mirror.complete, timeout=5)
+        await asyncio.sleep(0.3)  # the result subscription acknowledged too
         outcomes = await executor.execute(
             [Action("garage", {"position": 30}), Action("window", {"position": 30}), Action("silent", {"position": 0})]
         )
@@ -148,3 +153,5 @@ async def test_home_assistants_refusal_comes_back_as_a_failed_action(broker: Mos
     assert outcomes[0].error == "Home Assistant: Entity cover.garage does not support this service."
     assert outcomes[1].error is None
     assert outcomes[2].error == "Home Assistant did not report back within 1 s"
+    # Undo leaves the refused door alone: only what may have moved is restored.
+    assert [a.device for a in executor.peek_undo()] == ["window", "silent"]

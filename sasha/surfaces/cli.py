@@ -248,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             job = discover(settings, out=args.out, merge_into=args.merge, wait=args.wait, console=_console())
             return _run_until_signal(job)
+        if args.command == "run" and settings.api.hass == "only":
+            from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
+
+            # Home Assistant's entities are the whole home: no file to read.
+            return _run_until_signal(run_daemon(Inventory(inventory.Home(), (), ()), settings))
         home = inventory.from_file(settings.devices)
         if args.command == "check":
             return _check(home, settings.devices)

@@ -59,6 +59,8 @@ _LOGGER = logging.getLogger(__name__)
 _ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 # Registry events come in bursts (an area and its entities); one refresh after them is enough.
 _SETTLE = 0.2
+# Calls and state publishes in flight; beyond, calls are dropped: a flood must not exhaust Home Assistant.
+_MAX_IN_FLIGHT = 200
 
 
 class SashaHub:
@@ -159,6 +161,9 @@ class SashaHub:
     def _on_command(self, message: mqtt.ReceiveMessage) -> None:
         entity_id = message.topic[len(self.base) + 1 : -len(HUB_SET) - 1]
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        if len(self._tasks) >= _MAX_IN_FLIGHT:
+            _LOGGER.warning("dropped a call to %.80s: %d calls are still in flight", entity_id, len(self._tasks))
+            return
         self._spawn(self._call(entity_id, payload), f"sasha hub call {entity_id[:80]}")
 
     async def _call(self, entity_id: str, payload: bytes) -> None:
