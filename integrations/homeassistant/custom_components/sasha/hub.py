@@ -57,8 +57,9 @@ except ImportError:  # pragma: no cover - older Home Assistant
 
 _LOGGER = logging.getLogger(__name__)
 _ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
-# Registry events come in bursts (an area and its entities); one refresh after them is enough.
-_SETTLE = 0.2
+# Registry and entity events come in bursts (an area and its entities, an integration reloading
+# its entities: gone and back within a second); one refresh once they have been quiet this long.
+_SETTLE = 1.0
 # Calls and state publishes in flight; beyond, calls are dropped: a flood must not exhaust Home Assistant.
 _MAX_IN_FLIGHT = 200
 
@@ -75,6 +76,7 @@ class SashaHub:
         self._cleanups: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refresh_due: asyncio.Task[None] | None = None
+        self._pokes = 0
 
     async def async_start(self) -> None:
         """Subscribe to Sasha's calls, follow the registries and states, and publish what is exposed."""
@@ -137,11 +139,21 @@ class SashaHub:
 
     @callback
     def _schedule_refresh(self) -> None:
+        if self._hass.is_stopping:
+            # Entities leave while Home Assistant stops; Sasha keeps the inventory it had until it is back.
+            return
+        self._pokes += 1
         if self._refresh_due is None or self._refresh_due.done():
             self._refresh_due = self._hass.async_create_background_task(self._refresh_soon(), "sasha hub refresh")
 
     async def _refresh_soon(self) -> None:
-        await asyncio.sleep(_SETTLE)
+        # Wait until nothing happened for _SETTLE, so Sasha sees the end of a burst, not its middle.
+        seen = -1
+        while seen != self._pokes:
+            seen = self._pokes
+            await asyncio.sleep(_SETTLE)
+        if self._hass.is_stopping:
+            return
         try:
             await self.async_refresh()
         except HomeAssistantError as err:
