@@ -757,6 +757,9 @@ class Assistant:
         replies = _outcome_replies(outcomes)
         status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
         message = _confirmed_message(self.home, outcomes, pending.message, fast=False)
+        # A device may still refuse after the yes (Home Assistant reports its service errors).
+        failed = "; ".join(o.error or "" for o in outcomes if o.result is Result.FAILED)
+        message = f"{message} Not done: {failed}." if failed else message
         return self._reply(request, status, message, actions=replies, path="confirm")
 
     async def _undo(self, request: _Request, approve: bool) -> Reply:

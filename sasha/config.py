@@ -53,6 +53,7 @@ ENVIRONMENT = {
     "api.owners": "SASHA_API_OWNERS",
     "api.device_owners": "SASHA_API_DEVICE_OWNERS",
     "api.ha_user": "SASHA_HA_USER",
+    "api.hass": "SASHA_HASS",
     "budget.per_minute": "SASHA_MODEL_CALLS_PER_MINUTE",
     "budget.per_day": "SASHA_MODEL_CALLS_PER_DAY",
     "budget.per_user_minute": "SASHA_MODEL_CALLS_PER_USER_MINUTE",
@@ -108,6 +109,8 @@ class ApiSettings(BaseModel):
     device_owners: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     # Home Assistant's MQTT user: its discovered text box asks on <root>/request/<ha_user>.
     ha_user: str = Field(default="homeassistant", pattern=_USER)
+    # Home Assistant's entities from the Sasha integration: unused, merged into the inventory, or the inventory.
+    hass: Literal["off", "merge", "only"] = "off"
 
     @field_validator("reply_prefixes", "owners", mode="before")
     @classmethod

@@ -11,17 +11,20 @@ import asyncio
 import collections
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from sasha.adapters import adapter_for
-from sasha.errors import OutboxFull
+from sasha.adapters import Message, adapter_for, hass
+from sasha.errors import DecodeError, OutboxFull
 from sasha.home.actions import Action
 from sasha.home.capabilities import Value
 from sasha.home.confirmation import Confirmation, Verdict, settled, verdict
-from sasha.home.inventory import Inventory
+from sasha.home.inventory import Device, Inventory
+from sasha.home.protocols import Protocol
 from sasha.home.validation import validate
-from sasha.mqtt.connection import MqttConnection
+from sasha.mqtt.connection import Incoming, MqttConnection
+from sasha.mqtt.topics import cover
 from sasha.state import StateMirror
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,13 +71,42 @@ class Executor:
         mirror: StateMirror,
         *,
         ack_wait: float = 5.0,
+        result_wait: float = 5.0,
         undo_depth: int = 20,
     ) -> None:
         self._inventory = inventory
         self._connection = connection
         self._mirror = mirror
         self._ack_wait = ack_wait
+        self._result_wait = result_wait
         self._undo: collections.deque[list[_UndoStep]] = collections.deque(maxlen=undo_depth)
+        # Calls to Home Assistant's entities waiting for the integration's report, by call id.
+        self._calls: dict[str, asyncio.Future[hass.CallResult]] = {}
+
+    async def attach(self, connection: MqttConnection, *, avoid: Iterable[str] = ()) -> None:
+        """Subscribe to the integration's reports on the calls this executor makes (`hass` devices only)."""
+        topics = [hass.result_topic(d) for d in self._inventory.devices.values() if d.protocol is Protocol.HASS]
+        if topics:
+            await connection.subscribe(cover(topics, avoid=avoid), self._on_result)
+
+    def _on_result(self, message: Incoming) -> None:
+        """Take one report; anything malformed is logged and dropped, never raised."""
+        try:
+            result = hass.decode_result(message.payload)
+        except DecodeError as err:
+            _LOGGER.warning("ignoring a call result on %s: %s", message.topic, err)
+            return
+        future = self._calls.get(result.call)
+        if future is not None and not future.done():
+            future.set_result(result)
+
+    def _encode(self, device: Device, values: dict[str, Value]) -> tuple[list[Message], list[str]]:
+        """Return a device's command messages and, for a Home Assistant entity, the ids of their calls."""
+        if device.protocol is not Protocol.HASS:
+            return adapter_for(device).encode_command(device, values), []
+        ids = [secrets.token_hex(8) for _ in hass.calls(device, values)]
+        messages = [hass.command(device, c, i) for c, i in zip(hass.calls(device, values), ids, strict=True)]
+        return messages, ids
 
     def offline(self, actions: Sequence[Action]) -> list[str]:
         """Return the devices of `actions` (once each, in order) whose last word was that they are offline."""
@@ -98,6 +130,7 @@ class Executor:
         sent_at = self._mirror.now()
         outcomes: list[Outcome] = []
         sent: list[tuple[int, list[asyncio.Future[None]]]] = []
+        asked: list[tuple[int, list[str]]] = []
         undo: list[_UndoStep] = []
         for action in actions:
             checked = validate(self._inventory, action.device, action.set)
@@ -110,14 +143,17 @@ class Executor:
             if skip_offline and self._mirror.available(device.id) is False:
                 outcomes.append(Outcome(normalised, Result.SKIPPED, "the device is offline"))
                 continue
+            messages, call_ids = self._encode(device, checked.values)
+            for call_id in call_ids:
+                self._calls[call_id] = asyncio.get_running_loop().create_future()
             try:
-                futures = [
-                    self._connection.publish_nowait(m.topic, m.payload, retain=m.retain)
-                    for m in adapter_for(device).encode_command(device, checked.values)
-                ]
+                futures = [self._connection.publish_nowait(m.topic, m.payload, retain=m.retain) for m in messages]
             except OutboxFull as err:
+                self._forget(call_ids)
                 outcomes.append(Outcome(normalised, Result.FAILED, str(err)))
                 continue
+            if call_ids:
+                asked.append((len(outcomes), call_ids))
             before = self._mirror.values(device.id)
             # "next track" has no state to go back to: undo leaves write-only commands out.
             kept = [n for n in checked.values if not device.capabilities[n].info.write_only]
@@ -140,6 +176,11 @@ class Executor:
             for index, fs in sent:
                 if any(f in pending for f in fs):
                     outcomes[index] = Outcome(outcomes[index].action, Result.PUBLISHED, held=True)
+        if asked:
+            await self._reports(outcomes, asked)
+            # What Home Assistant refused did not change: undo leaves it alone.
+            refused = {o.action.device for o in outcomes if o.result is Result.FAILED}
+            undo = [step for step in undo if step.device not in refused]
         if remember and undo:
             self._undo.append(undo)
         if confirm is not None:
@@ -168,6 +209,29 @@ class Executor:
             else:
                 judged.append(outcome)
         return judged
+
+    async def _reports(self, outcomes: list[Outcome], asked: list[tuple[int, list[str]]]) -> None:
+        """Wait for the integration's report of every call, and put Home Assistant's refusals into the outcomes."""
+        ids = [i for _, group in asked for i in group]
+        try:
+            await asyncio.wait([self._calls[i] for i in ids], timeout=self._result_wait)
+            for index, group in asked:
+                done = [self._calls[i].result() for i in group if self._calls[i].done()]
+                errors = [f"Home Assistant: {r.error or 'the call failed'}" for r in done if not r.ok]
+                action = outcomes[index].action
+                if errors:
+                    outcomes[index] = Outcome(action, Result.FAILED, "; ".join(errors))
+                elif len(done) < len(group) and not outcomes[index].held:
+                    note = f"Home Assistant did not report back within {self._result_wait:g} s"
+                    outcomes[index] = Outcome(action, Result.PUBLISHED, note)
+        finally:
+            self._forget(ids)
+
+    def _forget(self, ids: Iterable[str]) -> None:
+        for call_id in ids:
+            future = self._calls.pop(call_id, None)
+            if future is not None and not future.done():
+                future.cancel()
 
     @property
     def can_undo(self) -> bool:

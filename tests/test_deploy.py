@@ -424,3 +424,31 @@ async def test_home_assistant_asks_as_itself_on_the_topics_sasha_announces(locke
             answer = await anext(aiter(ha.messages))
     assert answer.topic.value == reply_topic
     assert json.loads(_payload(answer))["status"] == "done"
+
+
+@in_module_loop
+async def test_only_sasha_calls_home_assistants_entities(locked: Locked) -> None:
+    """Let Home Assistant offer states and read Sasha's calls; drop a plain user's calls and offers."""
+    state = b'{"state": "off", "attributes": {}}'
+    async with locked.client("homeassistant") as hub, locked.client("sasha") as sasha:
+        await hub.subscribe("sasha-hass/+/set", qos=1)
+        await sasha.subscribe("sasha-hass/+/state", qos=1)
+        async with locked.client("alice") as alice:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await alice.publish("sasha-hass/lock.front_door/set", b'{"service": "unlock"}', qos=1)
+            with contextlib.suppress(aiomqtt.MqttError):
+                await alice.publish("sasha-hass/lock.front_door/state", b'{"state": "locked"}', qos=1)
+        await hub.publish("sasha-hass/light.porch/state", state, qos=1)
+        await sasha.publish("sasha-hass/light.porch/set", b'{"service": "turn_on"}', qos=1)
+        seen: dict[str, list[str]] = {"hub": [], "sasha": []}
+
+        async def collect(name: str, client: aiomqtt.Client) -> None:
+            async for message in client.messages:
+                seen[name].append(message.topic.value)
+                if message.topic.value.startswith("sasha-hass/light.porch"):
+                    return
+
+        async with asyncio.timeout(10):
+            await asyncio.gather(collect("hub", hub), collect("sasha", sasha))
+    # The broker keeps order per client: had alice's messages passed, they would have come first.
+    assert seen == {"hub": ["sasha-hass/light.porch/set"], "sasha": ["sasha-hass/light.porch/state"]}

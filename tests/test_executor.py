@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from sasha.executor import Executor, Result
+from sasha.home import inventory
 from sasha.home.actions import Action
 from sasha.home.confirmation import Confirmation
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttSettings
-from sasha.mqtt.mosquitto import free_port
+from sasha.mqtt.mosquitto import Mosquitto, free_port
 from sasha.state import StateMirror
 from tests.conftest import Rig, fast
 
@@ -157,3 +159,59 @@ async def test_a_full_outbox_is_a_failed_confirmation(home: Inventory) -> None:
         )
     assert first.confirmation is Confirmation.UNCONFIRMED
     assert second.confirmation is Confirmation.FAILED
+
+
+async def test_home_assistants_refusal_comes_back_as_a_failed_action(broker: Mosquitto) -> None:
+    """Wait for the integration's report of each call: a refused one fails with Home Assistant's error."""
+    home = inventory.from_dict(
+        {
+            "rooms": [{"id": "hall", "name": "Hall"}],
+            "devices": [
+                {
+                    "id": d,
+                    "name": d,
+                    "room": "hall",
+                    "type": "cover",
+                    "protocol": "hass",
+                    "topic": f"test-hass/cover.{d}",
+                    "capabilities": {"position": {}},
+                }
+                for d in ("garage", "window", "silent")
+            ],
+        }
+    )
+    settings = MqttSettings.from_url(broker.url)
+    async with fast(settings) as integration, fast(settings) as link:
+
+        def answer(message: Incoming) -> None:
+            # What the integration does: carry out the call, or report Home Assistant's error.
+            call = json.loads(message.payload)
+            entity = message.topic.split("/")[1]
+            if entity == "cover.silent":
+                return
+            report = {"call": call["call"], "ok": entity != "cover.garage"}
+            if entity == "cover.garage":
+                report["error"] = "Entity cover.garage does not support this service."
+            integration.publish_nowait(f"test-hass/{entity}/result", json.dumps(report))
+
+        await integration.subscribe(["test-hass/+/set"], answer)
+        await integration.wait_connected(5)
+        for device in ("garage", "window", "silent"):
+            state = {"state": "closed", "attributes": {"current_position": 0}}
+            await integration.publish(f"test-hass/cover.{device}/state", json.dumps(state), retain=True)
+        mirror = StateMirror(home)
+        await mirror.attach(link)
+        executor = Executor(home, link, mirror, result_wait=1.0)
+        await executor.attach(link)
+        await link.wait_connected(5)
+        assert await mirror.wait_until(lambda: mirror.complete, timeout=5)
+        await asyncio.sleep(0.3)  # the result subscription acknowledged too
+        outcomes = await executor.execute(
+            [Action("garage", {"position": 30}), Action("window", {"position": 30}), Action("silent", {"position": 0})]
+        )
+    assert [o.result for o in outcomes] == [Result.FAILED, Result.PUBLISHED, Result.PUBLISHED]
+    assert outcomes[0].error == "Home Assistant: Entity cover.garage does not support this service."
+    assert outcomes[1].error is None
+    assert outcomes[2].error == "Home Assistant did not report back within 1 s"
+    # Undo leaves the refused door alone: only what may have moved is restored.
+    assert [a.device for a in executor.peek_undo()] == ["window", "silent"]

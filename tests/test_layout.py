@@ -32,7 +32,8 @@ ONLY: dict[str, tuple[str, ...]] = {
     "sasha.home": ("sasha.errors",),
     "sasha.adapters": ("sasha.home", "sasha.errors", "sasha.jsonlimit"),
     "sasha.mqtt": ("sasha.errors", "sasha.ports"),
-    "sasha.discovery": ("sasha.home", "sasha.adapters", "sasha.mqtt", "sasha.errors"),
+    # jsonlimit: Home Assistant's inventory is one large JSON document from the network.
+    "sasha.discovery": ("sasha.home", "sasha.adapters", "sasha.mqtt", "sasha.errors", "sasha.jsonlimit"),
     "sasha.planning.llm": ("sasha.errors", "sasha.home", "sasha.ports"),
     # Understanding reads text against the home; the state it answers from is handed to it.
     "sasha.understanding": ("sasha.home", "sasha.errors"),
@@ -51,6 +52,7 @@ PURE = (
     "sasha.discovery.found",
     "sasha.discovery.abbreviations",
     "sasha.discovery.homeassistant",
+    "sasha.discovery.hass",
     "sasha.discovery.zigbee2mqtt",
     "sasha.discovery.tasmota",
     "sasha.discovery.assemble",

@@ -60,6 +60,7 @@ def adapter_for(device: Device) -> Adapter:
 
 # Imported last: the adapter modules use Message from this package.
 from sasha.adapters.generic import GenericAdapter  # noqa: E402
+from sasha.adapters.hass import HassAdapter  # noqa: E402
 from sasha.adapters.homeassistant import HomeAssistantAdapter  # noqa: E402
 from sasha.adapters.tasmota import TasmotaAdapter  # noqa: E402
 from sasha.adapters.zigbee2mqtt import Zigbee2MqttAdapter  # noqa: E402
@@ -69,6 +70,7 @@ _ADAPTERS: dict[Protocol, Adapter] = {
     Protocol.ZIGBEE2MQTT: Zigbee2MqttAdapter(),
     Protocol.HOMEASSISTANT: HomeAssistantAdapter(),
     Protocol.TASMOTA: TasmotaAdapter(),
+    Protocol.HASS: HassAdapter(),
 }
 
 __all__ = ["Adapter", "Message", "adapter_for"]

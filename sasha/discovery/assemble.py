@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sasha.adapters.homeassistant import field_name
-from sasha.discovery import homeassistant, safety, tasmota, zigbee2mqtt
+from sasha.discovery import hass, homeassistant, safety, tasmota, zigbee2mqtt
 from sasha.discovery.found import Findings, Found, Skipped, slug
 from sasha.errors import InventoryError
 from sasha.home import inventory
+from sasha.home.names import normal
 
 UNASSIGNED = {"id": "unassigned", "name": "Unassigned"}
 # The order of a device entry's keys in the file.
@@ -55,6 +56,8 @@ def collect(messages: Iterable[tuple[str, bytes]]) -> Findings:
             tasmota_messages.append((topic, payload))
         elif topic.endswith("/bridge/devices"):
             findings.extend(zigbee2mqtt.bridge_devices(topic, payload))
+        elif hass.is_inventory(topic):
+            findings.extend(hass.inventory(topic, payload))
         else:
             findings.skipped.append(Skipped(topic, "not a discovery topic"))
     findings.extend(tasmota.announcements(tasmota_messages))
@@ -104,6 +107,8 @@ def entries(findings: Findings, *, taken_ids: Iterable[str] = (), taken_names: I
             "type": found.type,
             "protocol": found.protocol,
         }
+        if found.aliases:
+            data["aliases"] = list(found.aliases)
         if found.protocol == "homeassistant":
             data |= _ha_topics_tidy(found)
         elif found.topic:
@@ -145,18 +150,35 @@ def _problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def rooms_for(entries_: Iterable[Entry], findings: Findings) -> list[dict[str, str]]:
+def rooms_for(entries_: Iterable[Entry], findings: Findings) -> list[dict[str, Any]]:
     """Return the rooms the entries use: named ones from the announcements, then `unassigned`."""
     names = {slug(f.area): f.area for f in findings.devices if f.area}
-    rooms = []
+    rooms: list[dict[str, Any]] = []
     for room_id in dict.fromkeys(e.data["room"] for e in entries_):
         if room_id == UNASSIGNED["id"]:
             continue
-        rooms.append({"id": room_id, "name": names.get(room_id, room_id)})
+        name = names.get(room_id, room_id)
+        rooms.append({"id": room_id, "name": name, **findings.areas.get(name, {})})
     rooms.sort(key=lambda r: r["name"].lower())
+    _one_room_per_word(rooms)
     if any(e.data["room"] == UNASSIGNED["id"] for e in entries_):
         rooms.append(dict(UNASSIGNED))
     return rooms
+
+
+def _one_room_per_word(rooms: list[dict[str, Any]]) -> None:
+    """Drop the aliases that name another room too: the inventory would refuse the whole file."""
+    taken = {normal(label): r["id"] for r in rooms for label in (r["id"], r["name"])}
+    for room in rooms:
+        kept = []
+        for alias in room.get("aliases", []):
+            owner = taken.setdefault(normal(alias), room["id"])
+            if owner == room["id"] and normal(alias):
+                kept.append(alias)
+        if kept:
+            room["aliases"] = kept
+        else:
+            room.pop("aliases", None)
 
 
 def unique(base: str, taken: set[str], joiner: str, *, fold: bool = False) -> str:

@@ -58,6 +58,7 @@ class Found:
     # Other words the announcement uses for the device, as (whose, text): a model, a description.
     hints: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     sensitive: Sensitive | None = None  # set by a parser when the announced kind says so, else by `safety`
+    aliases: list[str] = dataclasses.field(default_factory=list)  # other names the announcement gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +75,14 @@ class Findings:
 
     devices: list[Found] = dataclasses.field(default_factory=list)
     skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    # What an announcement says about a room beyond its name (`floor`, `aliases`), by room name.
+    areas: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def extend(self, other: Findings) -> None:
         """Add another parser's findings."""
         self.devices += other.devices
         self.skipped += other.skipped
+        self.areas |= other.areas
 
 
 class Skip(Exception):

@@ -25,7 +25,7 @@ from sasha.home.capabilities import CAPABILITIES, CapabilityInfo, ValueKind
 
 # One name form for the whole program: lookups here match what the grammar and relevance read.
 from sasha.home.names import normal as _normal
-from sasha.home.protocols import SUPPORTED, Protocol
+from sasha.home.protocols import HASS_DOMAINS, SUPPORTED, Protocol
 
 __all__ = [
     "Availability",
@@ -455,6 +455,9 @@ def _build_device(
             ok = False
     if raw.protocol != Protocol.HOMEASSISTANT and (raw.command_topic or raw.state_topic):
         bad(("command_topic",), "command_topic and state_topic apply only to protocol homeassistant")
+    if protocol is Protocol.HASS and not _hass_topic(raw.topic):
+        # The entity id is the last level; without it the integration could not tell what to call.
+        bad(("topic",), f"protocol hass needs a topic ending in a Home Assistant entity id, got '{raw.topic}'")
     if not raw.capabilities:
         bad(("capabilities",), "has no capabilities")
     _check_wire(raw, protocol, device_type, bad)
@@ -525,6 +528,17 @@ def _check_wire(raw: _RawDevice, protocol: Protocol, device_type: DeviceType, ba
                 _check_topic(value, ("wire", name, key), f"wire.{name}.{key}", bad)
         if spec.scale is not None and spec.scale <= 0:
             bad(("wire", name, "scale"), f"wire.{name}.scale must be above 0")
+
+
+_ENTITY_ID = re.compile(r"^([a-z_]+)\.[a-z0-9_]+$")
+
+
+def _hass_topic(topic: str | None) -> bool:
+    """Tell whether a topic ends in `<domain>.<object id>` of a domain the hass protocol reaches."""
+    if not topic or "/" not in topic:
+        return False
+    found = _ENTITY_ID.match(topic.rsplit("/", 1)[1])
+    return found is not None and found.group(1) in HASS_DOMAINS
 
 
 def _default_topic(protocol: Protocol, device_id: str, base_topic: str) -> str:

@@ -14,6 +14,26 @@ class Protocol(enum.StrEnum):
     ZIGBEE2MQTT = "zigbee2mqtt"
     HOMEASSISTANT = "homeassistant"
     TASMOTA = "tasmota"
+    HASS = "hass"  # Home Assistant's own entities, through the Sasha integration
+
+
+# The Home Assistant domains the `hass` protocol reaches; a device's topic ends in `<domain>.<object id>`.
+HASS_DOMAINS = frozenset(
+    {
+        "light",
+        "switch",
+        "fan",
+        "cover",
+        "lock",
+        "climate",
+        "media_player",
+        "valve",
+        "sensor",
+        "binary_sensor",
+        "scene",
+        "script",
+    }
+)
 
 
 # Tasmota's command set has no words for locks, media or climate modes; a device
@@ -39,4 +59,5 @@ SUPPORTED: dict[Protocol, frozenset[str]] = {
     Protocol.ZIGBEE2MQTT: frozenset(CAPABILITIES),
     Protocol.HOMEASSISTANT: frozenset(CAPABILITIES),
     Protocol.TASMOTA: _TASMOTA,
+    Protocol.HASS: frozenset(CAPABILITIES),
 }

@@ -263,6 +263,8 @@ def reply_routes(
     forbidden = [f"{root}/request", f"{root}/confirm", f"{root}/status", f"{root}/stats", f"{root}/routines"]
     forbidden += [f"{root}/routines/#", f"{root}/request/#", f"{root}/confirm/#", f"{root}/approvals/#"]
     forbidden += [f"{discovery_prefix}/#", *extra_forbidden]
+    # The integration's hub: a reply posing as Home Assistant's inventory would change Sasha's home.
+    forbidden += [f"{root}-hass/#"]
     for device in home.devices.values() if home is not None else ():
         adapter = adapter_for(device)
         forbidden += [device.topic, f"{device.topic}/#"]

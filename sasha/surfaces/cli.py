@@ -235,6 +235,12 @@ def _parser() -> argparse.ArgumentParser:
         help="who may approve that device instead of the owners (repeatable)",
     )
     run.add_argument("--ha-user", metavar="USER", dest="api.ha_user", help="Home Assistant's MQTT user")
+    run.add_argument(
+        "--hass",
+        choices=("off", "merge", "only"),
+        dest="api.hass",
+        help="Home Assistant's entities from the Sasha integration: merged into the inventory, or the inventory",
+    )
 
     ask = commands.add_parser("ask", allow_abbrev=False, parents=[common], help="one request, one reply")
     ask.add_argument("text", help='what you want, e.g. "turn on the kitchen light"')
@@ -278,21 +284,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setting_flags() -> list[str]:
+    """Return the names of the flags that are settings (`config.load` reads them beside the file and env)."""
     names = ["devices", "mqtt_url", "mqtt_ca_file", "model", "state_dir", "api_topic", "confirm", "confirm_wait"]
     names += ["offline_commands", "history_days"]
     names += ["mqtt_username", "mqtt_password_file", "mqtt_cert", "mqtt_key"]
     names += ["planner.timeout", "planner.temperature", "planner.max_devices_in_prompt", "planner.prompts_dir"]
     names += ["planner.max_retries", "planner.max_calls", "planner.deadline", "budget.per_minute", "budget.per_day"]
     names += [f"planner.max_tokens_{kind}" for kind in MAX_TOKENS]
-    names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic"]
+    names += ["api.share", "api.routines", "api.reply_prefixes", "api.queue", "api.ha_status_topic", "api.hass"]
     names += ["api.open", "api.owners", "api.device_owners", "api.ha_user"]
     names += ["budget.per_user_minute", "budget.per_user_day"]
-    flags = {k: getattr(args, k, None) for k in names}
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    flags = {k: getattr(args, k, None) for k in _setting_flags()}
     try:
         settings = config.load(flags, config_file=args.config)
         # These commands read no inventory: every scenario names its own home, and the audit
@@ -315,6 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             job = discover(settings, out=args.out, merge_into=args.merge, wait=args.wait, console=_console())
             return _run_until_signal(job)
+        if args.command == "run" and settings.api.hass == "only":
+            from sasha.surfaces.daemon import run_daemon  # noqa: PLC0415
+
+            # Home Assistant's entities are the whole home: no file to read.
+            return _run_until_signal(run_daemon(Inventory(inventory.Home(), (), ()), settings))
         home = inventory.from_file(settings.devices)
         if args.command == "check":
             return _check(home, settings.devices)

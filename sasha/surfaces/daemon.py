@@ -38,12 +38,12 @@ from paho.mqtt.properties import Properties
 
 from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
-from sasha.errors import OutboxFull
+from sasha.errors import InventoryError, OutboxFull, SashaError
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
 from sasha.policy import Pending
-from sasha.surfaces import api
+from sasha.surfaces import api, discover
 from sasha.surfaces.lanes import LaneFull, Lanes
 from sasha.surfaces.runtime import Runtime, running
 
@@ -648,13 +648,58 @@ def _read(
 
 
 async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event | None = None) -> int:
-    """Serve the MQTT API and run the routines until SIGTERM/SIGINT (or `stop`), finishing requests in flight."""
+    """Serve the MQTT API and run the routines until SIGTERM/SIGINT (or `stop`), finishing requests in flight.
+
+    With `api.hass` on, the inventory is Home Assistant's (merged into the file or alone), and the
+    daemon starts over with the new one whenever the integration offers a changed inventory.
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     if sys.platform != "win32":
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+    if settings.api.hass == "off":
+        await _serve(home, settings, stop, None)
+        return 0
+    payload = await discover.fetch_hass(settings)
+    if payload is None:
+        where = discover.hass_topic(settings)
+        if settings.api.hass == "only":
+            raise SashaError(f"no Home Assistant inventory on {where}: is the Sasha integration set up here")
+        _LOGGER.warning(
+            "no Home Assistant inventory on %s yet: serving %s alone until it comes", where, settings.devices
+        )
+    else:
+        home = await asyncio.to_thread(discover.hass_home, settings, payload)
+    while not stop.is_set():
+        offered = await _serve(home, settings, stop, payload)
+        if offered is None:
+            break
+        try:
+            home = await asyncio.to_thread(discover.hass_home, settings, offered)
+        except InventoryError as err:
+            _LOGGER.error(  # noqa: TRY400  (the problems are the message; a traceback says nothing more)
+                "Home Assistant's new inventory cannot be used, keeping the old one: %s", err
+            )
+        payload = offered
+        _LOGGER.warning("Home Assistant's inventory changed: serving %d devices", len(home))
+    return 0
+
+
+async def _serve(
+    home: Inventory, settings: Settings, stop: asyncio.Event, hass_inventory: bytes | None
+) -> bytes | None:
+    """Serve until `stop`; return Home Assistant's new inventory when one different from `hass_inventory` arrives."""
     api_settings = settings.api
+    ending = asyncio.Event()
+    offered: list[bytes] = []
+
+    def on_inventory(message: Incoming) -> None:
+        # The broker hands the retained inventory again on every subscribe: only a change counts.
+        if message.payload and message.payload != hass_inventory and not offered:
+            offered.append(message.payload)
+            ending.set()
+
     client_id = f"sasha-daemon-{settings.api_topic}"
     if api_settings.share:
         # Instances of a share group must not take over each other's session.
@@ -698,11 +743,20 @@ async def run_daemon(home: Inventory, settings: Settings, *, stop: asyncio.Event
                 group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
                 group.create_task(_watch(rt), name="routines-file"),
             ]
-            await Daemon(rt.assistant, rt.link, options=options).serve(stop)
+            background.append(group.create_task(_either(stop, ending), name="stop-or-reload"))
+            if api_settings.hass != "off":
+                await rt.link.subscribe([discover.hass_topic(settings)], on_inventory)
+            await Daemon(rt.assistant, rt.link, options=options).serve(ending)
             for task in background:
                 if task is not None:
                     task.cancel()
-    return 0
+    return offered[0] if offered and not stop.is_set() else None
+
+
+async def _either(stop: asyncio.Event, ending: asyncio.Event) -> None:
+    """Set `ending` when `stop` is set, so the daemon ends for a signal as for a new inventory."""
+    await stop.wait()
+    ending.set()
 
 
 async def _once_connected(link: MqttConnection, notice: str) -> None:

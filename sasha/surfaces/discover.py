@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -11,10 +12,22 @@ from rich.console import Console
 from rich.table import Table
 
 from sasha.config import Settings
+from sasha.discovery import hass
 from sasha.discovery.build import Outcome, build
-from sasha.discovery.listen import listen
-from sasha.errors import SashaError
+from sasha.discovery.listen import listen, retained
+from sasha.errors import InventoryError, SashaError, SourceProblem
 from sasha.home import inventory
+from sasha.home.inventory import Inventory
+
+_LOGGER = logging.getLogger(__name__)
+
+# How long `sasha run --hass` waits at start for the retained inventory (it arrives at once when held).
+HASS_WAIT = 5.0
+
+
+def hass_topic(settings: Settings) -> str:
+    """Return where the Sasha integration offers Home Assistant's inventory for this API root."""
+    return f"{settings.api_topic}-hass/{hass.SUFFIX}"
 
 
 async def discover(
@@ -27,7 +40,7 @@ async def discover(
         text = await asyncio.to_thread(merge_into.read_text, encoding="utf-8")
         existing = (yaml.safe_load(text) or {}, current)
     try:
-        messages = await listen(settings.mqtt(), wait)
+        messages = await listen(settings.mqtt(), wait, extra=(hass_topic(settings),))
     except TimeoutError:
         raise SashaError(f"no connection to the broker at {settings.mqtt().url}") from None
     outcome = build(messages, existing)
@@ -75,3 +88,28 @@ def _summary(outcome: Outcome, console: Console, target: Path | None, count: int
         console.print(skipped)
     if outcome.unseen:
         console.print(f"Not announced this time (kept, not deleted): {', '.join(outcome.unseen)}")
+
+
+async def fetch_hass(settings: Settings) -> bytes | None:
+    """Return the Home Assistant inventory the broker holds, or None when there is none within a few seconds."""
+    try:
+        return await retained(settings.mqtt(), hass_topic(settings), HASS_WAIT)
+    except TimeoutError:
+        raise SashaError(f"no connection to the broker at {settings.mqtt().url}") from None
+
+
+def hass_home(settings: Settings, payload: bytes) -> Inventory:
+    """Build the inventory `sasha run --hass` serves: Home Assistant's entities, merged into the file or alone."""
+    messages = [(hass_topic(settings), payload)]
+    if settings.api.hass == "merge":
+        current = inventory.from_file(settings.devices)
+        data = yaml.safe_load(settings.devices.read_text(encoding="utf-8")) or {}
+        outcome = build(messages, (data, current))
+    else:
+        outcome = build(messages)
+    for item in outcome.skipped:
+        _LOGGER.info("Home Assistant's %s is left out: %s", item.source, item.reason)
+    if settings.api.hass == "only" and not outcome.entries:
+        problem = SourceProblem(hass_topic(settings), 0, "Home Assistant's inventory has no entity Sasha can use")
+        raise InventoryError([problem])
+    return inventory.from_yaml(outcome.text, f"{settings.devices} + Home Assistant")

@@ -122,6 +122,8 @@ async def running(
                 mirror.add_listener(history.note)
             await mirror.attach(link, avoid=avoid)
             executor = Executor(home, link, mirror)
+            # Home Assistant's entities report each call's outcome; other protocols have no such topic.
+            await executor.attach(link, avoid=avoid)
             planner = make_planner(home, settings, client, mirror)
             engine = None
             timers = _timers(settings.state_dir / "timers.json", home) if run_routines else None

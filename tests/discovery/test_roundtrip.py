@@ -18,7 +18,7 @@ from sasha.home.protocols import Protocol
 from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.sim import announce
-from tests.conftest import EXAMPLE, Rig, clean_env, run_sasha, start_sasha
+from tests.conftest import EXAMPLE, Rig, clean_env, fast, run_sasha, start_sasha
 
 # The example home's devices that cannot announce themselves, and why.
 NOT_ANNOUNCED = {
@@ -229,3 +229,36 @@ async def test_a_discovered_oven_waits_for_a_yes(broker: Mosquitto, tmp_path: Pa
         sim.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             await sim.communicate()
+
+
+async def test_discover_writes_home_assistants_own_entities(broker: Mosquitto, tmp_path: Path) -> None:
+    """Read the integration's retained inventory on `sasha-hass/inventory` and write its entities as `hass` devices."""
+    body = {
+        "format": 1,
+        "areas": [{"id": "hall", "name": "Hall", "aliases": ["entrance"]}],
+        "entities": [
+            {"entity_id": "lock.front_door", "name": "Front Door", "area": "hall"},
+            {"entity_id": "light.porch", "name": "Porch", "attributes": {"supported_color_modes": ["onoff"]}},
+        ],
+    }
+    async with fast(MqttSettings.from_url(broker.url)) as link:
+        await link.wait_connected(5)
+        await link.publish("sasha-hass/inventory", json.dumps(body), retain=True)
+    target = tmp_path / "devices.yaml"
+    code, _, err = await run_sasha("discover", "--mqtt-url", broker.url, "--wait", "1", "--out", str(target))
+    assert code == 0, err
+    home = inventory.from_file(target)
+    assert {d.id: (d.protocol, d.topic, d.room) for d in home.devices.values()} == {
+        "front_door": (Protocol.HASS, "sasha-hass/lock.front_door", "hall"),
+        "porch": (Protocol.HASS, "sasha-hass/light.porch", "unassigned"),
+    }
+    assert home.devices["front_door"].sensitive
+    assert home.rooms["hall"].aliases == ("entrance",)
+
+
+async def test_run_hass_only_without_an_inventory_says_so(broker: Mosquitto, tmp_path: Path) -> None:
+    """Exit 1 from `sasha run --hass only` (no devices.yaml needed) when no inventory is offered, saying where."""
+    common = ["--mqtt-url", broker.url, "--state-dir", str(tmp_path), "--hass", "only"]
+    code, _, err = await run_sasha("run", *common, cwd=tmp_path)
+    assert code == 1
+    assert "no Home Assistant inventory on sasha-hass/inventory" in err

@@ -10,7 +10,7 @@ from sasha.home.inventory import Inventory
 from sasha.surfaces import api
 from sasha.surfaces.daemon import discovery, node_id
 
-# The eight forbidden reply topics of issue 13, on the example home.
+# The eight forbidden reply topics of issue 13, on the example home, and the hub of issue 22.
 FORBIDDEN = {
     "generic command": "sasha-demo/living_room_lamp/set",
     "tasmota command": "cmnd/hallway_light/POWER",
@@ -20,6 +20,7 @@ FORBIDDEN = {
     "api confirm": "sasha/confirm",
     "status": "sasha/status",
     "discovery config": "homeassistant/text/sasha_sasha/request/config",
+    "home assistant hub": "sasha-hass/inventory",
 }
 # Home Assistant's discovery topic pattern (homeassistant/components/mqtt/discovery.py).
 HA_DISCOVERY = re.compile(r"^(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config$")
@@ -77,3 +78,9 @@ def test_confirmations_carry_their_conversation() -> None:
     request = api.parse_request(b'{"text": "yes", "conversation": "k", "confirm_token": "t"}')
     assert isinstance(request, api.ApiRequest)
     assert request.confirm_token == "t"
+
+
+def test_a_request_with_the_satellites_area_is_accepted() -> None:
+    """Read a request that carries Home Assistant's `area`: the room it comes from, kept for the fast path."""
+    parsed = api.parse_request(b'{"text": "turn off the lights", "id": "1", "area": "Kitchen"}')
+    assert parsed == api.ApiRequest(text="turn off the lights", id="1", area="Kitchen")

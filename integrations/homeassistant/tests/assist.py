@@ -11,10 +11,12 @@ from homeassistant.core import Context, HomeAssistant
 
 
 async def converse(
-    hass: HomeAssistant, agent_id: str, text: str, conversation_id: str | None = None
+    hass: HomeAssistant, agent_id: str, text: str, conversation_id: str | None = None, device_id: str | None = None
 ) -> conversation.ConversationResult:
-    """Say `text` to the agent, as an Assist pipeline's intent stage does."""
-    return await conversation.async_converse(hass, text, conversation_id, Context(), language="en", agent_id=agent_id)
+    """Say `text` to the agent, as an Assist pipeline's intent stage does (from the satellite `device_id`)."""
+    return await conversation.async_converse(
+        hass, text, conversation_id, Context(), language="en", agent_id=agent_id, device_id=device_id
+    )
 
 
 def speech(result: conversation.ConversationResult) -> str:

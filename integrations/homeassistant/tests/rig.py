@@ -118,11 +118,15 @@ class Rig:
         self._wait(sim, "sasha-demo/garage_door", bool)
         self._wait(daemon, f"{root}/status", lambda payload: payload == "online")
 
-    def daemon(self, root: str) -> None:
-        """Run `sasha run` serving `root` and wait for its retained `online`."""
-        self._wait(self._start_daemon(root), f"{root}/status", lambda payload: payload == "online")
+    def daemon(self, root: str, *extra: str) -> None:
+        """Run `sasha run` serving `root` (with `extra` flags) and wait for its retained `online`."""
+        self._wait(self._start_daemon(root, *extra), f"{root}/status", lambda payload: payload == "online")
 
-    def _start_daemon(self, root: str) -> Process:
+    def log(self, name: str) -> str:
+        """Return the output of a process started so far (`run <root>`, `sim`, `mosquitto`)."""
+        return self._processes[name].tail(200)
+
+    def _start_daemon(self, root: str, *extra: str) -> Process:
         name = f"run {root}"
         running = self._processes.get(name)
         if running is not None and running.popen.poll() is None:
@@ -141,6 +145,7 @@ class Rig:
             root,
             "--state-dir",
             str(state),
+            *extra,
         )
 
     def stop_daemon(self, root: str) -> None:

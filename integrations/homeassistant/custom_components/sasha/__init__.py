@@ -9,6 +9,7 @@ from homeassistant.exceptions import ConfigEntryNotReady
 
 from .agent import SashaAgent
 from .const import CONF_TIMEOUT, CONF_TOPIC, DOMAIN
+from .hub import SashaHub
 from .link import SashaLink
 
 
@@ -20,7 +21,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     link = SashaLink(hass, entry.data[CONF_TOPIC], float(entry.data[CONF_TIMEOUT]), instance=entry.entry_id)
     await link.async_start()
     entry.async_on_unload(link.async_stop)
-    agent = SashaAgent(link)
+    # Home Assistant's own entities, for Sasha to drive as devices (`sasha run --hass`).
+    hub = SashaHub(hass, entry.data[CONF_TOPIC])
+    await hub.async_start()
+    entry.async_on_unload(hub.async_stop)
+    agent = SashaAgent(link, hub)
     hass.data.setdefault(DOMAIN, {})[entry.entry_id] = agent
     conversation.async_set_agent(hass, entry, agent)
     return True

@@ -7,9 +7,13 @@ from collections import OrderedDict
 from typing import Any, Literal
 
 from homeassistant.components import conversation
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import area_registry as ar
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import intent
 from homeassistant.util import ulid
 
+from .hub import SashaHub
 from .link import SashaLink, SashaUnavailableError
 
 # Replies that report a failure; Assist shows them as errors, and they are still spoken.
@@ -25,8 +29,9 @@ _CAN_CONTINUE = "continue_conversation" in {field.name for field in dataclasses.
 class SashaAgent(conversation.AbstractConversationAgent):
     """Hand each utterance to Sasha, in Sasha's conversation of the same id."""
 
-    def __init__(self, link: SashaLink) -> None:
+    def __init__(self, link: SashaLink, hub: SashaHub | None = None) -> None:
         self.link = link
+        self.hub = hub
         self._tokens: OrderedDict[str, str] = OrderedDict()
 
     @property
@@ -46,7 +51,10 @@ class SashaAgent(conversation.AbstractConversationAgent):
         conversation_id = user_input.conversation_id or ulid.ulid_now()
         response = intent.IntentResponse(language=user_input.language)
         try:
-            reply = await self.link.async_ask(user_input.text, conversation_id, self._tokens.get(conversation_id))
+            area = _area(self.link.hass, user_input.device_id)
+            reply = await self.link.async_ask(
+                user_input.text, conversation_id, self._tokens.get(conversation_id), area=area
+            )
         except SashaUnavailableError as err:
             response.async_set_error(intent.IntentResponseErrorCode.FAILED_TO_HANDLE, str(err))
             return _result(response, conversation_id, keep_open=False)
@@ -76,6 +84,17 @@ class SashaAgent(conversation.AbstractConversationAgent):
             self._tokens.move_to_end(conversation_id)
         while len(self._tokens) > _MAX_CONVERSATIONS:
             self._tokens.popitem(last=False)
+
+
+def _area(hass: HomeAssistant, device_id: str | None) -> str | None:
+    """Return the name of the area of the satellite that heard the sentence, if it is in one."""
+    if device_id is None:
+        return None
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None or device.area_id is None:
+        return None
+    area = ar.async_get(hass).async_get_area(device.area_id)
+    return area.name if area is not None else None
 
 
 def _message(status: str, reply: dict[str, Any]) -> str:

@@ -82,7 +82,14 @@ class SashaLink:
         await self._stop_probe()
         self._fail_waiting("The Sasha integration is being unloaded.")
 
-    async def async_ask(self, text: str, conversation: str, confirm_token: str | None = None) -> dict[str, Any]:
+    @property
+    def hass(self) -> HomeAssistant:
+        """Return the Home Assistant this link belongs to."""
+        return self._hass
+
+    async def async_ask(
+        self, text: str, conversation: str, confirm_token: str | None = None, *, area: str | None = None
+    ) -> dict[str, Any]:
         """Send one request and return Sasha's reply object.
 
         Raises SashaUnavailableError, with a sentence to speak, when Sasha is offline or the
@@ -103,6 +110,8 @@ class SashaLink:
         }
         if confirm_token is not None:
             body["confirm_token"] = confirm_token
+        if area is not None:
+            body["area"] = area  # the satellite's area: "turn off the lights" means this room's
         future: asyncio.Future[dict[str, Any]] = self._hass.loop.create_future()
         self._waiting[request_id] = future
         try:
