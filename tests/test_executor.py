@@ -157,3 +157,12 @@ async def test_a_full_outbox_is_a_failed_confirmation(home: Inventory) -> None:
         )
     assert first.confirmation is Confirmation.UNCONFIRMED
     assert second.confirmation is Confirmation.FAILED
+
+
+async def test_a_late_tasmota_device_answers_late_too(rig: Rig) -> None:
+    """Hold back a late Tasmota device's immediate RESULT as well: it confirms only once it reports."""
+    rig.simulator.late["hallway_light"] = 1.0
+    [early] = await rig.executor.execute([Action("hallway_light", {"power": "on", "brightness": 33})], confirm=0.2)
+    assert early.confirmation is Confirmation.UNCONFIRMED
+    [later] = await rig.executor.execute([Action("hallway_light", {"brightness": 34})], confirm=5.0)
+    assert later.confirmation is Confirmation.CONFIRMED
