@@ -186,7 +186,9 @@ def tell_span(
     `reported` are the changes devices reported then: those no command of Sasha's was behind are
     listed too, as "not through me".
     """
-    ordered = sorted([*happenings, *_not_mine(happenings, reported)], key=lambda h: h.at)
+    # A device the audit log names may have left the inventory since: it is not part of this home's story.
+    known = [h for h in [*happenings, *_not_mine(happenings, reported)] if h.device in home.devices]
+    ordered = sorted(known, key=lambda h: h.at)
     if not ordered:
         subject = "I did nothing" if question.mine else "Nothing happened through me"
         return f"{subject} {question.label}."
@@ -202,7 +204,7 @@ def tell_span(
     lines = []
     for group in shown:
         first = group[0]
-        change = say_changes([(home.devices[h.device], h.set) for h in group if h.device in home.devices])
+        change = say_changes([(home.devices[h.device], h.set) for h in group])
         lines.append(f"{_clock(first.at, zone, now)} {change} ({_who(first, short=True)})")
     more = len(groups) - len(shown)
     earlier = f" (and {more} earlier)" if more else ""

@@ -146,3 +146,11 @@ def test_a_span_lists_what_happened_without_me_too(home: Inventory) -> None:
         "In the last hour: 20:40 Office light on (“office on”);"
         " 20:55 Hallway light off, brightness 1 % (not through me)."
     )
+
+
+def test_a_device_gone_from_the_inventory_is_left_out(home: Inventory) -> None:
+    """Tell nothing about a device the audit log names but the home no longer has."""
+    gone = Happening(NOW - 60, "old_lamp", {"power": "on"}, "chat", "old lamp on")
+    assert story.tell_span(home, Span(3600, "in the last hour", False), [gone], zone=ZONE, now=NOW) == (
+        "Nothing happened through me in the last hour."
+    )
