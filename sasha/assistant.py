@@ -24,7 +24,7 @@ from sasha.history.audit import AuditLog, Entry
 from sasha.history.states import StateHistory
 from sasha.home.actions import Action
 from sasha.home.confirmation import Verdict, say_offline, say_verdicts, settled
-from sasha.home.inventory import Inventory
+from sasha.home.inventory import Device, Inventory
 from sasha.home.wording import say_changes
 from sasha.planning.llm.client import CallRecord
 from sasha.planning.planner import NO_MODEL, Planner, PlanResult
@@ -468,22 +468,19 @@ class Assistant:
             self.budget.settle(reservation, used)
         return await self._planned(request, result, approve)
 
-    async def _reported(self, question: story.Why, start: float) -> list[story.Happening]:
-        """Return what the devices a why-question names reported since `start`, from the state history."""
+    async def _reported(self, devices: Sequence[Device], start: float) -> list[story.Happening]:
+        """Return the changes `devices` reported since `start` (the state history), first values left out."""
         if self.history is None:
             return []
         await self.history.flush()
-        reported = []
-        for device in question.devices[:10]:
-            for capability in device.capabilities:
-                before, changes = await asyncio.to_thread(self.history.changes, device.id, capability, start)
-                for at, value in changes:
-                    # The first value seen (at a start) says where it was, not when it changed; a restart
-                    # records every value again, unchanged.
-                    if before is not None and value != before:
-                        reported.append(story.Happening(at, device.id, {capability: value}, "device", ""))
-                    before = value
-        return reported
+        # Sensors report all the time and nobody "turns them on": only what can be commanded counts.
+        wanted = {d.id for d in devices if d.writable}
+        moves = await asyncio.to_thread(self.history.moves, start, wanted)
+        merged: dict[tuple[float, str], dict[str, Any]] = {}
+        for at, device, capability, value in moves:
+            if capability in self.home.devices[device].writable:
+                merged.setdefault((at, device), {})[capability] = value  # one report, several values
+        return [story.Happening(at, device, values, "device", "") for (at, device), values in merged.items()]
 
     async def _preview(self, routine: Routine) -> str:
         """Say how often a new routine would have fired over the recorded history (" It would have run …")."""
@@ -520,9 +517,11 @@ class Assistant:
         entries = await asyncio.to_thread(self.audit.since, start)
         told = happenings(entries, self.routines)
         if isinstance(question, story.Span):
-            message = story.tell_span(self.home, question, told, zone=zone, now=now)
+            # "What did you do" is Sasha's doing; "what happened" is the home's, by hand too.
+            others = [] if question.mine else await self._reported(list(self.home.devices.values()), start)
+            message = story.tell_span(self.home, question, told, zone=zone, now=now, reported=others)
         else:
-            reported = await self._reported(question, start)
+            reported = await self._reported(question.devices, start)
             message = story.tell_why(
                 self.home, question, told, zone=zone, now=now, kept="in the last 7 days", reported=reported
             )

@@ -215,3 +215,12 @@ async def test_home_assistants_refusal_comes_back_as_a_failed_action(broker: Mos
     assert outcomes[2].error == "Home Assistant did not report back within 1 s"
     # Undo leaves the refused door alone: only what may have moved is restored.
     assert [a.device for a in executor.peek_undo()] == ["window", "silent"]
+
+
+async def test_a_late_tasmota_device_answers_late_too(rig: Rig) -> None:
+    """Hold back a late Tasmota device's immediate RESULT as well: it confirms only once it reports."""
+    rig.simulator.late["hallway_light"] = 1.0
+    [early] = await rig.executor.execute([Action("hallway_light", {"power": "on", "brightness": 33})], confirm=0.2)
+    assert early.confirmation is Confirmation.UNCONFIRMED
+    [later] = await rig.executor.execute([Action("hallway_light", {"brightness": 34})], confirm=5.0)
+    assert later.confirmation is Confirmation.CONFIRMED

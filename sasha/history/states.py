@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from sasha.home.capabilities import Value
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS changes (
     at REAL NOT NULL,
     device TEXT NOT NULL,
     capability TEXT NOT NULL,
-    value TEXT NOT NULL
+    value TEXT NOT NULL,
+    first INTEGER NOT NULL DEFAULT 0
 )
 """
 # Changes waiting for the next flush; a flood beyond this drops the oldest (counted).
@@ -54,7 +55,9 @@ class StateHistory:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
-        self._buffer: collections.deque[tuple[float, str, str, str]] = collections.deque(maxlen=_BUFFER)
+        self._buffer: collections.deque[tuple[float, str, str, str, int]] = collections.deque(maxlen=_BUFFER)
+        # What this process has seen, so the first value after a start is marked as where it was, not a change.
+        self._seen: set[tuple[str, str]] = set()
         self.dropped = 0
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -72,7 +75,9 @@ class StateHistory:
         for capability, value in changed.items():
             if len(self._buffer) == self._buffer.maxlen:
                 self.dropped += 1
-            self._buffer.append((at, device, capability, json.dumps(value)))
+            first = (device, capability) not in self._seen
+            self._seen.add((device, capability))
+            self._buffer.append((at, device, capability, json.dumps(value), int(first)))
 
     async def flush(self) -> None:
         """Write what is buffered and drop what is past `keep` or beyond the row cap."""
@@ -86,9 +91,11 @@ class StateHistory:
             await asyncio.sleep(interval)
             await self.flush()
 
-    def _write(self, rows: list[tuple[float, str, str, str]], horizon: float) -> None:
+    def _write(self, rows: list[tuple[float, str, str, str, int]], horizon: float) -> None:
         with self._lock, self._db:
-            self._db.executemany("INSERT INTO changes (at, device, capability, value) VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT INTO changes (at, device, capability, value, first) VALUES (?, ?, ?, ?, ?)", rows
+            )
             self._db.execute("DELETE FROM changes WHERE at < ?", (horizon,))
             (count,) = self._db.execute("SELECT COUNT(*) FROM changes").fetchone()
             if count > self._max_rows:
@@ -111,6 +118,16 @@ class StateHistory:
             ).fetchall()
         start: Value | None = json.loads(before[0]) if before is not None else None
         return start, [(at, json.loads(value)) for at, value in rows]
+
+    def moves(self, since: float, devices: Collection[str], limit: int = 1000) -> list[tuple[float, str, str, Value]]:
+        """Return the newest `limit` changes of `devices` from `since` on, oldest first, first values left out."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, device, capability, value FROM changes WHERE at >= ? AND first = 0"
+                " AND device IN (SELECT value FROM json_each(?)) ORDER BY at DESC, id DESC LIMIT ?",
+                (since, json.dumps(sorted(devices)), limit),
+            ).fetchall()
+        return [(at, device, capability, json.loads(value)) for at, device, capability, value in reversed(rows)]
 
     def first(self) -> float | None:
         """Return when the oldest kept change was seen, or None when there is none."""

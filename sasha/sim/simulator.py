@@ -198,15 +198,19 @@ class Simulator:
                     if "playback" in device.capabilities:
                         accepted.setdefault("playback", "playing")
                 self.state[device.id].update(accepted)
-                if device.protocol is Protocol.TASMOTA:
-                    # The firmware answers a command at once; tele/STATE follows only every TelePeriod.
-                    self._send(device, result_messages(device, self.state[device.id]))
                 delay = self.late.get(device.id)
                 if delay is None:
-                    self._publish(device)
+                    self._report(device)
                 else:
                     # A slow device (a sleepy Zigbee end device, a busy bridge): its report comes later.
-                    asyncio.get_running_loop().call_later(delay, self._publish, device)
+                    asyncio.get_running_loop().call_later(delay, self._report, device)
+
+    def _report(self, device: Device) -> None:
+        """Say a device's state after a command, as the device would."""
+        if device.protocol is Protocol.TASMOTA:
+            # The firmware answers a command at once; tele/STATE follows only every TelePeriod.
+            self._send(device, result_messages(device, self.state[device.id]))
+        self._publish(device)
 
     def _on_control(self, message: Incoming) -> None:
         device_id = message.topic.rsplit("/", 1)[-1]

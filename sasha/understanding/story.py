@@ -172,9 +172,23 @@ def tell_why(
     return " ".join(told + told_outside)
 
 
-def tell_span(home: Inventory, question: Span, happenings: Sequence[Happening], *, zone: tzinfo, now: float) -> str:
-    """Say what was sent in a stretch of time, newest last, by whom; the caller hands in that stretch's happenings."""
-    ordered = sorted(happenings, key=lambda h: h.at)
+def tell_span(
+    home: Inventory,
+    question: Span,
+    happenings: Sequence[Happening],
+    *,
+    zone: tzinfo,
+    now: float,
+    reported: Sequence[Happening] = (),
+) -> str:
+    """Say what was sent in a stretch of time, newest last, by whom; the caller hands in that stretch's happenings.
+
+    `reported` are the changes devices reported then: those no command of Sasha's was behind are
+    listed too, as "not through me".
+    """
+    # A device the audit log names may have left the inventory since: it is not part of this home's story.
+    known = [h for h in [*happenings, *_not_mine(happenings, reported)] if h.device in home.devices]
+    ordered = sorted(known, key=lambda h: h.at)
     if not ordered:
         subject = "I did nothing" if question.mine else "Nothing happened through me"
         return f"{subject} {question.label}."
@@ -190,12 +204,22 @@ def tell_span(home: Inventory, question: Span, happenings: Sequence[Happening], 
     lines = []
     for group in shown:
         first = group[0]
-        change = say_changes([(home.devices[h.device], h.set) for h in group if h.device in home.devices])
+        change = say_changes([(home.devices[h.device], h.set) for h in group])
         lines.append(f"{_clock(first.at, zone, now)} {change} ({_who(first, short=True)})")
     more = len(groups) - len(shown)
     earlier = f" (and {more} earlier)" if more else ""
     head = f"What I did {question.label}" if question.mine else question.label[0].upper() + question.label[1:]
     return f"{head}{earlier}: " + "; ".join(lines) + "."
+
+
+def _not_mine(happenings: Sequence[Happening], reported: Sequence[Happening]) -> list[Happening]:
+    """Return the reported changes that are not the echo of one of Sasha's commands on that device."""
+    sent: dict[str, list[float]] = {}
+    for happening in happenings:
+        sent.setdefault(happening.device, []).append(happening.at)
+    return [
+        change for change in reported if not any(0 <= change.at - at <= _ECHO for at in sent.get(change.device, ()))
+    ]
 
 
 def _fits(device: Device, values: Mapping[str, Any], state: str | None) -> bool:
@@ -224,6 +248,8 @@ def _tell(device: Device, happening: Happening, *, zone: tzinfo, now: float) -> 
 
 
 def _who(happening: Happening, *, short: bool) -> str:
+    if happening.source == "device":
+        return "not through me"
     if happening.routine is not None:
         origin = f", set up from “{happening.origin}”" if happening.origin and not short else ""
         return f"the routine '{happening.routine}'{origin}"

@@ -125,6 +125,7 @@ devices:
     protocol: homeassistant
     topic: shellies/den
     light_schema: default
+    availability: [{topic: shellies/den/online, payload_available: "true", payload_not_available: "false"}]
     capabilities: {power: {}, brightness: {min: 1, max: 100}, color_temp: {min: 2700, max: 5000}, color: {}}
     wire:
       power: {payload_on: "on", payload_off: "off"}
@@ -194,6 +195,7 @@ def test_wire_settings_survive_announce_and_discover() -> None:
         mine = [(m.topic, m.payload) for m in adapter_for(device).encode_command(device, values)]
         theirs = [(m.topic, m.payload) for m in adapter_for(twin).encode_command(twin, values)]
         assert theirs == mine, device.id
+        assert twin.availability == (device.availability if device.protocol is Protocol.HOMEASSISTANT else None)
     assert found.devices["yard_gate"].sensitive
 
 
@@ -262,3 +264,40 @@ async def test_run_hass_only_without_an_inventory_says_so(broker: Mosquitto, tmp
     code, _, err = await run_sasha("run", *common, cwd=tmp_path)
     assert code == 1
     assert "no Home Assistant inventory on sasha-hass/inventory" in err
+
+
+async def test_discovered_availability_says_a_device_is_offline(broker: Mosquitto, tmp_path: Path) -> None:
+    """Run `sasha sim --offline`, `sasha discover` and `sasha ask`: the written availability reaches the reply."""
+    wired = tmp_path / "wired.yaml"
+    wired.write_text(_WIRED_HOME, encoding="utf-8")
+    sim = await start_sasha("sim", "--devices", str(wired), "--mqtt-url", broker.url, "--offline", "den_light")
+    try:
+        settings = MqttSettings.from_url(broker.url)
+        async with asyncio.timeout(30):
+            while not any("den_light" in topic for topic, _ in await listen(settings, wait=0.2)):
+                pass  # the simulator is still starting
+        target = tmp_path / "devices.yaml"
+        code, _, err = await run_sasha("discover", "--mqtt-url", broker.url, "--wait", "1", "--out", str(target))
+        assert code == 0, err
+        [light] = [d for d in yaml.safe_load(target.read_text(encoding="utf-8"))["devices"] if d["name"] == "Den light"]
+        assert light["availability"] == [
+            {"topic": "shellies/den/online", "payload_available": "true", "payload_not_available": "false"}
+        ]
+        common = [
+            "--devices",
+            str(target),
+            "--mqtt-url",
+            broker.url,
+            "--state-dir",
+            str(tmp_path),
+            "--confirm-wait",
+            "0.5",
+        ]
+        code, out, err = await run_sasha("ask", "turn on the den light", "--json", *common)
+        reply = json.loads(out)
+        assert reply["message"].startswith("The Den light is offline; I sent the command anyway."), out + err
+        assert [a["confirmation"] for a in reply["actions"]] == ["unconfirmed"]
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await sim.communicate()

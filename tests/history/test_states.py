@@ -59,3 +59,20 @@ async def test_the_file_survives_a_restart(tmp_path: Path) -> None:
         again.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+async def test_moves_leave_out_the_first_value_after_a_start(tmp_path: Path) -> None:
+    """Return real changes of the devices asked about, not the values a process sees first."""
+    now = [10.0]
+    history = StateHistory(tmp_path / "states.db", keep=1e9, clock=lambda: now[0])
+    try:
+        history.note("lamp", {"power": "off"})
+        history.note("sensor", {"humidity": 50})
+        now[0] = 20
+        history.note("lamp", {"power": "on", "brightness": 30})
+        history.note("sensor", {"humidity": 55})
+        await history.flush()
+        assert history.moves(0, {"lamp"}) == [(20.0, "lamp", "power", "on")]  # brightness was seen first at 20
+        assert history.moves(0, {"lamp", "sensor"}, limit=1) == [(20.0, "sensor", "humidity", 55)]
+    finally:
+        history.close()

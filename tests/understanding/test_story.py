@@ -132,3 +132,25 @@ def test_a_reported_change_without_a_command_is_someone_elses(home: Inventory) -
     assert told == "Hallway light on at 20:50, not through me (by hand, or by another system)."
     told = story.tell_why(home, question, [], zone=ZONE, now=NOW, kept=kept, reported=[later])
     assert told == "Hallway light on at 20:50, not through me (by hand, or by another system)."
+
+
+def test_a_span_lists_what_happened_without_me_too(home: Inventory) -> None:
+    """List a device's own change as "not through me", and leave out the report that echoed a command."""
+    sent = Happening(NOW - 1200, "office_light", {"power": "on"}, "chat", "office on")
+    echo = Happening(NOW - 1199.5, "office_light", {"power": "on"}, "device", "")
+    by_hand = Happening(NOW - 300, "hallway_light", {"power": "off", "brightness": 1}, "device", "")
+    told = story.tell_span(
+        home, Span(3600, "in the last hour", False), [sent], zone=ZONE, now=NOW, reported=[echo, by_hand]
+    )
+    assert told == (
+        "In the last hour: 20:40 Office light on (“office on”);"
+        " 20:55 Hallway light off, brightness 1 % (not through me)."
+    )
+
+
+def test_a_device_gone_from_the_inventory_is_left_out(home: Inventory) -> None:
+    """Tell nothing about a device the audit log names but the home no longer has."""
+    gone = Happening(NOW - 60, "old_lamp", {"power": "on"}, "chat", "old lamp on")
+    assert story.tell_span(home, Span(3600, "in the last hour", False), [gone], zone=ZONE, now=NOW) == (
+        "Nothing happened through me in the last hour."
+    )
