@@ -145,7 +145,9 @@ class DaemonOptions:
 
     root: str = "sasha"
     max_concurrent: int = 8
-    fast_workers: int = 2
+    # A reply waits for its devices to confirm (up to confirm_wait): enough workers that a few
+    # silent devices never hold up everyone's explicit commands.
+    fast_workers: int = 8
     queue: int = 100
     reply_routes: api.ReplyRoutes | None = None
     share: str | None = None

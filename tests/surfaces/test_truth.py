@@ -147,3 +147,22 @@ async def test_the_story_over_mqtt(broker: Mosquitto, tmp_path: Path) -> None:
         assert span["message"].startswith("In the last hour: ")
         assert span["message"].endswith(" Office light on (“turn on the office light”).")
         assert (span["usage"]["model_calls"], span["actions"]) == (0, [])
+
+
+async def test_silent_devices_do_not_hold_up_another_command(home_with_faults: str) -> None:
+    """Answer a command to a live device first while three commands wait for the silent garage light."""
+    async with _client(home_with_faults) as client:
+        await client.subscribe("sasha/reply/t/#", qos=1)
+        for i in range(3):
+            body = {"text": "turn on the garage light", "conversation": f"g{i}", "reply_to": f"sasha/reply/t/g{i}"}
+            await client.publish("sasha/request", json.dumps(body))
+        body = {"text": "turn on the bathroom light", "conversation": "b", "reply_to": "sasha/reply/t/b"}
+        await client.publish("sasha/request", json.dumps(body))
+        order: list[str] = []
+        async with asyncio.timeout(20):
+            async for message in client.messages:
+                order.append(message.topic.value.rsplit("/", 1)[-1])
+                if len(order) == 4:
+                    break
+        # Each garage reply waits out confirm_wait; the bathroom light confirms at once.
+        assert order[0] == "b", order
