@@ -21,6 +21,7 @@ from typing import Any
 
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
+from sasha.history.outcomes import ReplyPath, Status
 from sasha.history.states import StateHistory
 from sasha.home.actions import Action
 from sasha.home.confirmation import Verdict, say_offline, say_verdicts, settled
@@ -71,7 +72,7 @@ class ActionReply:
 class Reply:
     """The reply object of docs/design.md (section 6), plus the cost of the model calls."""
 
-    status: str  # done | needs_confirmation | clarify | answer | infeasible | rejected | busy | error
+    status: Status
     message: str
     id: str | None = None
     conversation: str | None = None
@@ -79,7 +80,7 @@ class Reply:
     routine: dict[str, Any] | None = None
     confirm_token: str | None = None
     calls: tuple[CallRecord, ...] = ()
-    path: str = "none"
+    path: ReplyPath = ReplyPath.NONE
     at: float = field(default_factory=time.time)
     limit: str | None = None  # deadline | call_cap | call_timeout: the limit that cut the request short
 
@@ -273,7 +274,7 @@ class Assistant:
         )
         reply = await self._answer(request, approve, local_only=False, skip_local=skip_local)
         if reply is None:  # only a local-only answer may be missing
-            reply = self._reply(request, "error", "The request was not answered.")
+            reply = self._reply(request, Status.ERROR, "The request was not answered.")
         await self._audit(request, reply)
         return reply
 
@@ -374,14 +375,14 @@ class Assistant:
                 # Conversation ids travel in clear text: knowing one must not be enough to say yes.
                 why = "a plain yes or no does not settle a plan here; send it with the question's confirm_token"
                 _LOGGER.warning("refused a confirmation in conversation %r: %s", request.conversation, why)
-                return self._reply(request, "rejected", f"Refused: {why}.", path="confirm")
+                return self._reply(request, Status.REJECTED, f"Refused: {why}.", path=ReplyPath.CONFIRM)
         return await self._request(request, approve, local_only=local_only, skip_local=skip_local)
 
     async def _answered(self, request: _Request, question: Question, word: str, approve: bool) -> Reply | None:
         """Complete the request that asked `question` with this answer, ask again, or return None (not an answer)."""
         if request.token is None and word in vocabulary.NO:
             self._asked.pop(request.conversation, None)
-            return self._reply(request, "done", "OK, I left everything as it was.", path="fast")
+            return self._reply(request, Status.DONE, "OK, I left everything as it was.", path=ReplyPath.FAST)
         if request.token is None and word in vocabulary.YES:
             # "yes" picks nothing; it must not settle an older plan behind the question either.
             return self._ask(request, question, f"Please say which one. {question.message}")
@@ -395,16 +396,16 @@ class Assistant:
         if isinstance(found, Question):
             return self._ask(request, found, found.message)  # the sentence had a second unclear part
         if isinstance(found, Answer):
-            return self._reply(request, "answer", found.message, path="fast")
+            return self._reply(request, Status.ANSWER, found.message, path=ReplyPath.FAST)
         if found is None:
             names = ", ".join(self.home.devices[i].name for i in chosen)
             message = f"I could not do “{question.text}” with the {names}, so I did nothing."
-            return self._reply(request, "infeasible", message, path="fast")
+            return self._reply(request, Status.INFEASIBLE, message, path=ReplyPath.FAST)
         if isinstance(found, Timed):
             return await self._timed(request, found, approve)
         if found.problem is not None:
-            return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
-        return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
+            return self._reply(request, Status.INFEASIBLE, f"I can't do that: {found.problem}.", path=ReplyPath.FAST)
+        return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path=ReplyPath.FAST)
 
     def _ask(self, request: _Request, question: Question, message: str) -> Reply:
         """Ask a fast-path question and remember it for the conversation's next message."""
@@ -412,7 +413,7 @@ class Assistant:
         while len(self._asked) >= _ASKED_MAX:
             self._asked.pop(next(iter(self._asked)))  # anyone may open conversations: keep the newest
         self._asked[request.conversation] = _Asked(question, request.route, self._clock() + self._ask_ttl, request.user)
-        return self._reply(request, "clarify", message, path="fast")
+        return self._reply(request, Status.CLARIFY, message, path=ReplyPath.FAST)
 
     async def undo(self, *, conversation: str = "default", source: str = "api", approve: bool = False) -> Reply:
         """Restore what the last plan changed."""
@@ -429,28 +430,32 @@ class Assistant:
         if not skip_local:
             found = self.fast_path.match(request.text, area=request.area)
             if isinstance(found, Answer):
-                return self._reply(request, "answer", found.message, path="fast")
+                return self._reply(request, Status.ANSWER, found.message, path=ReplyPath.FAST)
             if isinstance(found, NotUnderstood) and not self.planner.has_model:
                 # Several commands, one not understood: nothing is done rather than a part of it.
                 done = "; ".join(f"“{p}”" for p in found.understood)
                 known = f"I understood {done} but not" if done else "I did not understand"
                 message = f"{known} “{found.part}”, so I did nothing. Please say that part another way."
-                return self._reply(request, "clarify", message, path="fast")
+                return self._reply(request, Status.CLARIFY, message, path=ReplyPath.FAST)
             if isinstance(found, Timed):
                 return await self._timed(request, found, approve)
             if isinstance(found, Match):
                 if found.problem is not None:
-                    return self._reply(request, "infeasible", f"I can't do that: {found.problem}.", path="fast")
-                return await self._act(request, list(found.actions), f"{found.summary}.", (), approve, path="fast")
+                    return self._reply(
+                        request, Status.INFEASIBLE, f"I can't do that: {found.problem}.", path=ReplyPath.FAST
+                    )
+                return await self._act(
+                    request, list(found.actions), f"{found.summary}.", (), approve, path=ReplyPath.FAST
+                )
             if isinstance(found, Question) and not self.planner.has_model:
                 # With a model, the planner can often tell which one from the conversation.
                 return self._ask(request, found, found.message)
             if isinstance(found, Bare) and not self.planner.has_model:
                 # A name alone says nothing to do; with a model it may answer the model's own question.
-                return self._reply(request, "clarify", found.message, path="fast")
+                return self._reply(request, Status.CLARIFY, found.message, path=ReplyPath.FAST)
             if found is None and not self.planner.has_model and (refusal := self.fast_path.explain(request.text)):
-                status = "infeasible" if refusal.unknown else "clarify"
-                return self._reply(request, status, refusal.message, path="fast")
+                status = Status.INFEASIBLE if refusal.unknown else Status.CLARIFY
+                return self._reply(request, status, refusal.message, path=ReplyPath.FAST)
         if local_only and self.planner.has_model:
             return None
         if not self.planner.has_model or self.budget is None:
@@ -459,7 +464,9 @@ class Assistant:
         reservation = self.budget.reserve(self._clock(), request.user)
         if reservation is None:
             why = self.budget.why_not(self._clock(), request.user)
-            return self._reply(request, "busy", f"Not now: {why}. Explicit commands still work.", path="none")
+            return self._reply(
+                request, Status.BUSY, f"Not now: {why}. Explicit commands still work.", path=ReplyPath.NONE
+            )
         used = self.budget.per_request  # if planning fails outright, count the worst case
         try:
             result = await self.planner.plan(request.text, request.conversation)
@@ -525,7 +532,7 @@ class Assistant:
             message = story.tell_why(
                 self.home, question, told, zone=zone, now=now, kept="in the last 7 days", reported=reported
             )
-        return self._reply(request, "answer", message, path="history")
+        return self._reply(request, Status.ANSWER, message, path=ReplyPath.HISTORY)
 
     async def _planned(self, request: _Request, result: PlanResult, approve: bool) -> Reply:
         reply = await self._after_plan(request, result, approve)
@@ -537,14 +544,18 @@ class Assistant:
         if result.kind == "plan":
             dropped = tuple(ActionReply("", {}, "", Result.SKIPPED.value, why) for why in result.dropped)
             return await self._act(
-                request, list(result.actions), result.message, calls, approve, path="model", dropped=dropped
+                request, list(result.actions), result.message, calls, approve, path=ReplyPath.MODEL, dropped=dropped
             )
         if result.kind == "routine" and result.routine is not None:
             routine, problems = check(self.home, result.routine, request=request.text)
             if routine is None or self.routines is None:
                 why = "; ".join(problems) or "routines are not run here (start `sasha run`)"
                 return self._reply(
-                    request, "infeasible", f"I could not set up that routine: {why}", calls=calls, path="model"
+                    request,
+                    Status.INFEASIBLE,
+                    f"I could not set up that routine: {why}",
+                    calls=calls,
+                    path=ReplyPath.MODEL,
                 )
             # A new routine always waits for a yes, whatever the review policy says.
             pending = await self._hold(request, routine.actions, result.message, routine)
@@ -552,16 +563,20 @@ class Assistant:
             message = f"{result.message} New routine '{routine.name}': {describe(routine)}.{shown} Shall I set it up?"
             return self._reply(
                 request,
-                "needs_confirmation",
+                Status.NEEDS_CONFIRMATION,
                 message,
                 actions=_pending_replies(routine.actions, "runs when the routine fires"),
                 calls=calls,
                 routine=to_data(routine),
                 token=pending.token,
-                path="model",
+                path=ReplyPath.MODEL,
             )
-        status = {"clarify": "clarify", "answer": "answer", "infeasible": "infeasible"}.get(result.kind, "error")
-        return self._reply(request, status, result.message, calls=calls, path="model" if calls else "none")
+        status = {"clarify": Status.CLARIFY, "answer": Status.ANSWER, "infeasible": Status.INFEASIBLE}.get(
+            result.kind, Status.ERROR
+        )
+        return self._reply(
+            request, status, result.message, calls=calls, path=ReplyPath.MODEL if calls else ReplyPath.NONE
+        )
 
     async def _act(
         self,
@@ -571,7 +586,7 @@ class Assistant:
         calls: tuple[CallRecord, ...],
         approve: bool,
         *,
-        path: str,
+        path: ReplyPath,
         dropped: tuple[ActionReply, ...] = (),
     ) -> Reply:
         if not approve and needs_confirmation(self.home, actions, self.confirm_mode):
@@ -587,7 +602,7 @@ class Assistant:
                 self._ask_approvers(pending, sensitive)
             return self._reply(
                 request,
-                "needs_confirmation",
+                Status.NEEDS_CONFIRMATION,
                 question,
                 actions=_pending_replies(actions, "waiting for confirmation") + dropped,
                 calls=calls,
@@ -603,7 +618,7 @@ class Assistant:
             said = f"{gone} " if gone else ""
             return self._reply(
                 request,
-                "infeasible",
+                Status.INFEASIBLE,
                 f"{said}Nothing could be done: {reasons}",
                 actions=replies,
                 calls=calls,
@@ -614,13 +629,13 @@ class Assistant:
         done = _confirmed_message(self.home, outcomes, message, fast=path == "fast")
         # Said before the rest, as it was known before acting.
         done = " ".join(part for part in (gone, done) if part)
-        return self._reply(request, "done", done + note, actions=replies, calls=calls, path=path)
+        return self._reply(request, Status.DONE, done + note, actions=replies, calls=calls, path=path)
 
     async def _timed(self, request: _Request, found: Timed, approve: bool) -> Reply:
         """Set a timer for a command ("in 10 minutes", "at 11pm"), or act now and set one to put it back ("for")."""
         if self.timers is None:
             why = "timers are kept by `sasha run` (it fires them); nothing was set"
-            return self._reply(request, "infeasible", f"I can't do that here: {why}.", path="timer")
+            return self._reply(request, Status.INFEASIBLE, f"I can't do that here: {why}.", path=ReplyPath.TIMER)
         zone = home_zone(self.home.home.timezone)
         due = found.timing.due(datetime.fromtimestamp(self._clock(), UTC), zone)
         when = f"at {due.astimezone(zone):%H:%M} (in {say_delay(due.timestamp() - self._clock())})"
@@ -630,43 +645,49 @@ class Assistant:
             back = revert(self.home, actions, self._mirror.get if self._mirror is not None else None)
             if back is None:
                 message = f"I do not know what to put back after {found.timing.phrase}, so I did nothing."
-                return self._reply(request, "infeasible", message, path="timer")
+                return self._reply(request, Status.INFEASIBLE, message, path=ReplyPath.TIMER)
             later = back
         if needs_confirmation(self.home, list(later), ConfirmMode.SENSITIVE):
             unsafe = sensitive_devices(self.home, list(later), ConfirmMode.SENSITIVE)
             names = ", ".join(self.home.devices[d].name for d in unsafe)
             why = f"a timer moves a sensitive device only towards safety (lock, close, off, arm): {names}"
-            return self._reply(request, "infeasible", f"I can't set that timer: {why}.", path="timer")
+            return self._reply(request, Status.INFEASIBLE, f"I can't set that timer: {why}.", path=ReplyPath.TIMER)
         if found.timing.when is not When.FOR:
             timer = await asyncio.to_thread(
                 self.timers.add, due.timestamp(), actions, found.match.summary, request.text
             )
             why = f"runs {when} (timer {timer.id})"
             message = f"Timer set: {found.match.summary} {when}."
-            return self._reply(request, "done", message, actions=_pending_replies(actions, why), path="timer")
+            return self._reply(
+                request, Status.DONE, message, actions=_pending_replies(actions, why), path=ReplyPath.TIMER
+            )
         if needs_confirmation(self.home, list(actions), self.confirm_mode) and not approve:
             why = "it needs your yes now: say it without the time, then set the timer"
-            return self._reply(request, "infeasible", f"I can't do that with a timer: {why}.", path="timer")
-        reply = await self._act(request, list(actions), f"{found.match.summary}.", (), approve, path="fast")
-        if reply.status != "done":
+            return self._reply(
+                request, Status.INFEASIBLE, f"I can't do that with a timer: {why}.", path=ReplyPath.TIMER
+            )
+        reply = await self._act(request, list(actions), f"{found.match.summary}.", (), approve, path=ReplyPath.FAST)
+        if reply.status != Status.DONE:
             return reply
         says = say_changes([(self.home.devices[a.device], a.set) for a in later])
         timer = await asyncio.to_thread(self.timers.add, due.timestamp(), later, says, request.text)
-        return replace(reply, message=f"{reply.message} Back {when}: {says} (timer {timer.id}).", path="timer")
+        return replace(reply, message=f"{reply.message} Back {when}: {says} (timer {timer.id}).", path=ReplyPath.TIMER)
 
     async def _timer_control(self, request: _Request, cancel: re.Match[str] | None) -> Reply:
         """List the timers, or cancel one ("cancel timer 2") or all of them."""
         if self.timers is None:
             why = "timers are kept by `sasha run`, and none runs here"
-            return self._reply(request, "infeasible", f"There are no timers here: {why}.", path="timer")
+            return self._reply(request, Status.INFEASIBLE, f"There are no timers here: {why}.", path=ReplyPath.TIMER)
         pending = self.timers.pending
         zone = home_zone(self.home.home.timezone)
         listed = [f"{i}) {t.says} at {datetime.fromtimestamp(t.at, zone):%H:%M}" for i, t in enumerate(pending, 1)]
         if cancel is None:
             message = f"Timers: {'; '.join(listed)}." if listed else "No timers are set."
-            return self._reply(request, "answer", message, path="timer")
+            return self._reply(request, Status.ANSWER, message, path=ReplyPath.TIMER)
         if not pending:
-            return self._reply(request, "infeasible", "No timers are set, so there is none to cancel.", path="timer")
+            return self._reply(
+                request, Status.INFEASIBLE, "No timers are set, so there is none to cancel.", path=ReplyPath.TIMER
+            )
         number = cancel.group("n")
         if cancel.group("all"):
             gone = await asyncio.to_thread(self.timers.cancel, None)
@@ -676,10 +697,13 @@ class Assistant:
             gone = await asyncio.to_thread(self.timers.cancel, pending[0].id)
         else:
             ask = f"Which timer: {'; '.join(listed)}? Say “cancel timer 2” or “cancel all timers”."
-            return self._reply(request, "clarify", ask, path="timer")
+            return self._reply(request, Status.CLARIFY, ask, path=ReplyPath.TIMER)
         said = "; ".join(t.says for t in gone)
         return self._reply(
-            request, "done", f"Cancelled {len(gone)} timer{'' if len(gone) == 1 else 's'}: {said}.", path="timer"
+            request,
+            Status.DONE,
+            f"Cancelled {len(gone)} timer{'' if len(gone) == 1 else 's'}: {said}.",
+            path=ReplyPath.TIMER,
         )
 
     async def _hold(self, request: _Request, actions: Sequence[Action], message: str, routine: Any = None) -> Pending:
@@ -712,7 +736,9 @@ class Assistant:
             why = f"only an owner may approve moving {names}"
             # Refused before the token is taken: the plan still waits for someone who may approve it.
             _LOGGER.warning("refused a confirmation from user %r: %s", request.user, why)
-            return self._reply(request, "rejected", f"That confirmation was refused: {why}.", path="confirm")
+            return self._reply(
+                request, Status.REJECTED, f"That confirmation was refused: {why}.", path=ReplyPath.CONFIRM
+            )
         # An approver of these devices settles with the token alone, from their own topics.
         designated = waiting is not None and request.user is not None and request.user in self.approvers.allowed(held)
         found = await asyncio.to_thread(
@@ -727,7 +753,10 @@ class Assistant:
         if isinstance(found, Refused):
             _LOGGER.warning("refused a confirmation from %s: %s", request.source, found.reason)
             return self._reply(
-                request, "rejected", f"That confirmation was refused: {found.reason}. Ask again.", path="confirm"
+                request,
+                Status.REJECTED,
+                f"That confirmation was refused: {found.reason}. Ask again.",
+                path=ReplyPath.CONFIRM,
             )
         pending = found
         reply = await self._settled(request, pending, approve=approve)
@@ -740,30 +769,30 @@ class Assistant:
         if not approve:
             return self._reply(
                 request,
-                "done",
+                Status.DONE,
                 "OK, I left everything as it was.",
                 actions=_pending_replies(pending.actions, "declined"),
-                path="confirm",
+                path=ReplyPath.CONFIRM,
             )
         if pending.routine is not None and self.routines is not None:
             try:
                 routine = await self.routines.add(pending.routine)
             except RoutinesFileError as err:
-                return self._reply(request, "error", f"The routine was not saved: {err}", path="confirm")
+                return self._reply(request, Status.ERROR, f"The routine was not saved: {err}", path=ReplyPath.CONFIRM)
             message = f"Routine '{routine.name}' is set up: {describe(routine)}."
-            return self._reply(request, "done", message, routine=to_data(routine), path="confirm")
+            return self._reply(request, Status.DONE, message, routine=to_data(routine), path=ReplyPath.CONFIRM)
         outcomes = await self.executor.execute(list(pending.actions), confirm=self.confirm_wait)
         replies = _outcome_replies(outcomes)
-        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        status = Status.DONE if any(o.result is Result.PUBLISHED for o in outcomes) else Status.INFEASIBLE
         message = _confirmed_message(self.home, outcomes, pending.message, fast=False)
         # A device may still refuse after the yes (Home Assistant reports its service errors).
         failed = "; ".join(o.error or "" for o in outcomes if o.result is Result.FAILED)
         message = f"{message} Not done: {failed}." if failed else message
-        return self._reply(request, status, message, actions=replies, path="confirm")
+        return self._reply(request, status, message, actions=replies, path=ReplyPath.CONFIRM)
 
     async def _undo(self, request: _Request, approve: bool) -> Reply:
         if not self.executor.can_undo:
-            return self._reply(request, "infeasible", "There is nothing to undo.", path="undo")
+            return self._reply(request, Status.INFEASIBLE, "There is nothing to undo.", path=ReplyPath.UNDO)
         steps = self.executor.peek_undo()
         mode = ConfirmMode.BOTH if self.confirm_mode is ConfirmMode.BOTH else ConfirmMode.SENSITIVE
         if not approve and needs_confirmation(self.home, steps, mode):
@@ -777,21 +806,21 @@ class Assistant:
                 self._ask_approvers(pending, held)
             return self._reply(
                 request,
-                "needs_confirmation",
+                Status.NEEDS_CONFIRMATION,
                 question,
                 actions=_pending_replies(steps, "waiting for confirmation"),
                 token=pending.token,
-                path="undo",
+                path=ReplyPath.UNDO,
             )
         outcomes = await self.executor.undo()
         replies = _outcome_replies(outcomes)
-        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        status = Status.DONE if any(o.result is Result.PUBLISHED for o in outcomes) else Status.INFEASIBLE
         return self._reply(
             request,
             status,
-            "Restored the previous state." if status == "done" else "Nothing could be restored.",
+            "Restored the previous state." if status == Status.DONE else "Nothing could be restored.",
             actions=replies,
-            path="undo",
+            path=ReplyPath.UNDO,
         )
 
     async def _manage(self, request: _Request, book: RoutineBook, verb: str, name: str) -> Reply:
@@ -799,11 +828,14 @@ class Assistant:
         if not found:
             names = ", ".join(r.name for r in book.routines) or "none yet"
             return self._reply(
-                request, "infeasible", f"There is no routine called {name!r} (routines: {names}).", path="routines"
+                request,
+                Status.INFEASIBLE,
+                f"There is no routine called {name!r} (routines: {names}).",
+                path=ReplyPath.ROUTINES,
             )
         if len(found) > 1:
             return self._reply(
-                request, "clarify", f"Which routine: {', '.join(r.name for r in found)}?", path="routines"
+                request, Status.CLARIFY, f"Which routine: {', '.join(r.name for r in found)}?", path=ReplyPath.ROUTINES
             )
         action = vocabulary.MANAGE_VERBS.get(verb, "disable")
         try:
@@ -814,20 +846,22 @@ class Assistant:
                 routine = await book.set_enabled(found[0].id, action == "enable")
                 message = f"The routine '{routine.name}' is {'on' if routine.enabled else 'off'}."
         except RoutinesFileError as err:
-            return self._reply(request, "error", f"routines.yaml could not be changed: {err}", path="routines")
-        return self._reply(request, "done", message, routine=to_data(routine), path="routines")
+            return self._reply(
+                request, Status.ERROR, f"routines.yaml could not be changed: {err}", path=ReplyPath.ROUTINES
+            )
+        return self._reply(request, Status.DONE, message, routine=to_data(routine), path=ReplyPath.ROUTINES)
 
     def _reply(
         self,
         request: _Request,
-        status: str,
+        status: Status,
         message: str,
         *,
         actions: tuple[ActionReply, ...] = (),
         calls: tuple[CallRecord, ...] = (),
         routine: dict[str, Any] | None = None,
         token: str | None = None,
-        path: str = "none",
+        path: ReplyPath = ReplyPath.NONE,
     ) -> Reply:
         return Reply(
             status, message, request.request_id, request.conversation or None, actions, routine, token, calls, path

@@ -61,7 +61,7 @@ class PlanResult:
     routine: RoutineModel | None = None
     calls: tuple[CallRecord, ...] = ()
     devices: tuple[str, ...] = ()
-    # Which limit cut the request short: "deadline", "call_cap" or "call_timeout" (None: none did).
+    # Which limit cut the request short: Limit.DEADLINE, Limit.CALL_CAP or Limit.CALL_TIMEOUT (None: none did).
     limit: str | None = None
 
     @property

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sasha.executor import Executor, Outcome, Result
 from sasha.history.audit import AuditLog, Entry
+from sasha.history.outcomes import Status
 from sasha.home.capabilities import Value
 from sasha.routines.routine import Routine, StateTrigger, Threshold, TimeTrigger, TimeWindow, occurrences
 from sasha.routines.timers import GRACE, Timer, Timers
@@ -184,14 +185,14 @@ class RoutineEngine:
                 "timer %s (%s) was due %.0f s ago, while Sasha was down: dropped", timer.id, timer.says, late
             )
             missed = f"missed by {late:.0f} s"
-            await self._record(at, f"timer {timer.says}", status="infeasible", message=missed, source="timer")
+            await self._record(at, f"timer {timer.says}", status=Status.INFEASIBLE, message=missed, source="timer")
             return Firing(f"timer {timer.id}", at, ())
         started = _time.perf_counter()
         outcomes = await self._executor.execute(list(timer.actions))
         firing = Firing(f"timer {timer.id}", at, tuple(f"{o.action.device}:{o.result.value}" for o in outcomes))
         self.fired.append(firing)
         _LOGGER.info("timer %s fired: %s", timer.id, ", ".join(firing.results))
-        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        status = Status.DONE if any(o.result is Result.PUBLISHED for o in outcomes) else Status.INFEASIBLE
         text = f"timer {timer.says}"
         await self._record(
             at, text, status=status, message=timer.says, source="timer", outcomes=outcomes, started=started
@@ -218,7 +219,7 @@ class RoutineEngine:
         firing = Firing(routine.id, at, results)
         self.fired.append(firing)
         _LOGGER.info("routine %s fired: %s", routine.id, ", ".join(results))
-        status = "done" if any(o.result is Result.PUBLISHED for o in outcomes) else "infeasible"
+        status = Status.DONE if any(o.result is Result.PUBLISHED for o in outcomes) else Status.INFEASIBLE
         text, message = f"routine {routine.name}", f"{routine.name} fired"
         await self._record(
             at, text, status=status, message=message, source="routine", outcomes=outcomes, started=started

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sasha import jsonlimit
 from sasha.adapters import adapter_for
+from sasha.history.outcomes import Status
 from sasha.home.inventory import Inventory
 from sasha.mqtt.topics import topic_matches
 
@@ -185,7 +186,7 @@ def parse_confirm(payload: bytes) -> ApiConfirm | Rejection:
     return ApiConfirm(body.token, body.approve, _ident(body.id), body.reply_to, _ident(body.conversation))
 
 
-def short_reply(status: str, message: str, ident: str | None, conversation: str | None = None) -> dict[str, Any]:
+def short_reply(status: Status, message: str, ident: str | None, conversation: str | None = None) -> dict[str, Any]:
     """Return a reply object that carries no actions (rejected, busy, error)."""
     return {
         "id": ident,
@@ -201,7 +202,7 @@ def short_reply(status: str, message: str, ident: str | None, conversation: str 
 
 def rejected(rejection: Rejection) -> dict[str, Any]:
     """Return the reply object for a refused message."""
-    return short_reply("rejected", rejection.reason, rejection.id)
+    return short_reply(Status.REJECTED, rejection.reason, rejection.id)
 
 
 def default_reply_prefixes(root: str) -> tuple[str, ...]:

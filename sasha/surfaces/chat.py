@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sasha.assistant import Assistant, Reply
+from sasha.history.outcomes import Status
 from sasha.home.inventory import Inventory
 from sasha.routines.routine import describe as describe_routine
 from sasha.state import StateMirror
@@ -23,7 +24,13 @@ from sasha.understanding import vocabulary
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 PROMPT = "[bold cyan]you>[/bold cyan] "
-_STYLES = {"done": "green", "needs_confirmation": "yellow", "error": "red", "infeasible": "red", "rejected": "red"}
+_STYLES = {
+    Status.DONE: "green",
+    Status.NEEDS_CONFIRMATION: "yellow",
+    Status.ERROR: "red",
+    Status.INFEASIBLE: "red",
+    Status.REJECTED: "red",
+}
 
 HELP = """\
 Say what you want: "turn on the kitchen light", "make it cozy", "is it warm in the bedroom?".
@@ -86,7 +93,7 @@ class Chat:
     async def say(self, text: str) -> None:
         """Send one request and follow it through confirmation or feedback."""
         reply = await self._ask(text)
-        while reply.status == "needs_confirmation" and (token := reply.confirm_token):
+        while reply.status == Status.NEEDS_CONFIRMATION and (token := reply.confirm_token):
             answer = await self._read("[bold]Run it?[/bold] yes / no / or say what to change: ")
             if answer is None:
                 self._console.print()
@@ -118,7 +125,7 @@ class Chat:
                 room = self._home.rooms[device.room].name if device else ""
                 name = (device.name if device else action.device) + (" ⚠" if device and device.sensitive else "")
                 change = ", ".join(f"{k} → {v}" for k, v in action.set.items())
-                if reply.status == "needs_confirmation":
+                if reply.status == Status.NEEDS_CONFIRMATION:
                     result = "waiting"
                 else:
                     result = action.result + (f": {action.error}" if action.error else "")

@@ -39,6 +39,7 @@ from paho.mqtt.properties import Properties
 from sasha.assistant import Assistant, Reply
 from sasha.config import Settings
 from sasha.errors import InventoryError, OutboxFull, SashaError
+from sasha.history.outcomes import Status
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.planner import NO_MODEL
@@ -446,7 +447,7 @@ class Daemon:
             return topic, properties
         self._stats.counts["route_refused"] += 1
         _LOGGER.warning("refused to reply on %r for %s: %s", topic, message.topic, problem)
-        body = api.short_reply("rejected", f"Refused: {problem}.", ident)
+        body = api.short_reply(Status.REJECTED, f"Refused: {problem}.", ident)
         self._send(home, None, body, essential=False, user=user)
         return None
 
@@ -475,7 +476,7 @@ class Daemon:
             self._send(
                 job.route,
                 job.properties,
-                api.short_reply("busy", message, job.ident, job.conversation),
+                api.short_reply(Status.BUSY, message, job.ident, job.conversation),
                 essential=False,
                 user=job.user,
             )
@@ -489,7 +490,7 @@ class Daemon:
                 reply = await self._answer(job, local=local)
             except Exception:
                 _LOGGER.exception("request %r failed", job.ident)
-                reply = Reply("error", "Something went wrong inside Sasha; the log says what.", job.ident)
+                reply = Reply(Status.ERROR, "Something went wrong inside Sasha; the log says what.", job.ident)
             finally:
                 queue.task_done()
             if reply is None:
@@ -498,7 +499,7 @@ class Daemon:
             else:
                 body = reply.to_json()
                 # A refusal for lack of budget gives way to real answers when the outbox fills.
-                self._send(job.route, job.properties, body, essential=body["status"] != "busy", user=job.user)
+                self._send(job.route, job.properties, body, essential=body["status"] != Status.BUSY, user=job.user)
 
     async def _answer(self, job: _Job, *, local: bool) -> Reply | None:
         assistant = self._assistant
@@ -564,7 +565,7 @@ class Daemon:
         status = str(body.get("status"))
         self.handled += 1
         counts = self._stats.counts
-        outcome = "answered" if status not in ("rejected", "busy") else status
+        outcome = "answered" if status not in (Status.REJECTED, Status.BUSY) else status
         counts[outcome] += 1
         mine = self._stats.user(user)
         mine[outcome] += 1

@@ -15,6 +15,7 @@ from rich.table import Table
 from sasha.assistant import Reply
 from sasha.config import Settings
 from sasha.history.audit import AuditLog
+from sasha.history.outcomes import Status
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
 from sasha.planning.llm.client import ModelClient
@@ -30,7 +31,15 @@ _LOGGER = logging.getLogger(__name__)
 _STATE_WAIT = 2.0
 # How long `ask` waits for the home's retained state before planning with what it has.
 _ASK_STATE_WAIT = 3.0
-EXIT_CODES = {"done": 0, "answer": 0, "clarify": 3, "needs_confirmation": 3, "infeasible": 1, "rejected": 1, "error": 1}
+EXIT_CODES = {
+    Status.DONE: 0,
+    Status.ANSWER: 0,
+    Status.CLARIFY: 3,
+    Status.NEEDS_CONFIRMATION: 3,
+    Status.INFEASIBLE: 1,
+    Status.REJECTED: 1,
+    Status.ERROR: 1,
+}
 
 
 def _write(console: Console, text: str) -> None:

@@ -53,10 +53,18 @@ _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 8.0
 
 
+class Limit(enum.StrEnum):
+    """The limit that cut a request short (a reply's `usage.limit`)."""
+
+    DEADLINE = "deadline"
+    CALL_CAP = "call_cap"
+    CALL_TIMEOUT = "call_timeout"
+
+
 class ModelError(SashaError):
     """A model call failed; the message is safe to show (no secrets)."""
 
-    #: Which limit of the request ended it: "deadline", "call_cap" or "call_timeout" (None: no limit).
+    #: Which limit of the request ended it: Limit.DEADLINE, Limit.CALL_CAP or Limit.CALL_TIMEOUT (None: no limit).
     limit: str | None = None
 
 
@@ -67,19 +75,19 @@ class ModelUnavailable(ModelError):
 class CallTimeout(ModelUnavailable):
     """One call took longer than the per-call timeout (and was not sent again)."""
 
-    limit = "call_timeout"
+    limit = Limit.CALL_TIMEOUT
 
 
 class DeadlineExceeded(ModelUnavailable):
     """The request's deadline for all its model calls ran out."""
 
-    limit = "deadline"
+    limit = Limit.DEADLINE
 
 
 class CallLimitReached(ModelError):
     """The request already used all the model calls it may."""
 
-    limit = "call_cap"
+    limit = Limit.CALL_CAP
 
 
 class Mode(enum.StrEnum):
@@ -138,7 +146,7 @@ class CallLog:
     # The request's deadline on the `time.monotonic()` clock; None: no deadline.
     deadline: float | None = None
     budget: float | None = None
-    # Which limit cut the request short, if one did: "deadline", "call_cap" or "call_timeout".
+    # Which limit cut the request short, if one did: Limit.DEADLINE, Limit.CALL_CAP or Limit.CALL_TIMEOUT.
     limit_hit: str | None = None
 
     @classmethod
@@ -298,7 +306,7 @@ class ModelClient:
         return self.settings.timeout, False
 
     def _deadline_error(self, log: CallLog) -> DeadlineExceeded:
-        log.limit_hit = "deadline"
+        log.limit_hit = Limit.DEADLINE
         budget = f" {log.budget:g} s" if log.budget is not None else ""
         return DeadlineExceeded(f"the request's{budget} deadline for model calls ran out after {log.used} call(s)")
 
@@ -313,7 +321,7 @@ class ModelClient:
     ) -> str:
         """Return the content of one completion, falling back through output modes as needed."""
         if log.used >= log.limit:
-            log.limit_hit = "call_cap"
+            log.limit_hit = Limit.CALL_CAP
             raise CallLimitReached(f"this request already made {log.used} model calls, the most it may")
         prompt_chars = sum(len(m["content"]) for m in messages)
         attempts = 0
@@ -349,7 +357,7 @@ class ModelClient:
                 if by_deadline:
                     failure: ModelError = self._deadline_error(log)
                 else:
-                    log.limit_hit = "call_timeout"
+                    log.limit_hit = Limit.CALL_TIMEOUT
                     failure = CallTimeout(f"the model did not answer within {self.settings.timeout:g} s")
                 raise self._failed(log, failure, record()) from None
             except openai.OpenAIError as err:
