@@ -31,7 +31,7 @@ import yaml
 from sasha.adapters import adapter_for
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import refused
-from sasha.mqtt.mosquitto import Mosquitto
+from sasha.mqtt.mosquitto import QUEUE_LIMITS, Mosquitto
 from tests.conftest import EXAMPLE, ROOT, clean_env, run_sasha, start_sasha
 
 DEPLOY = ROOT / "deploy"
@@ -452,3 +452,9 @@ async def test_only_sasha_calls_home_assistants_entities(locked: Locked) -> None
             await asyncio.gather(collect("hub", hub), collect("sasha", sasha))
     # The broker keeps order per client: had alice's messages passed, they would have come first.
     assert seen == {"hub": ["sasha-hass/light.porch/set"], "sasha": ["sasha-hass/light.porch/state"]}
+
+
+def test_the_private_broker_sizes_its_queues_as_the_shipped_one() -> None:
+    """Give the private broker (demo, tests, benches) the shipped queue limits, so a burst is not dropped."""
+    shipped = dict(line.split(None, 1) for line in shipped_settings() if line.startswith("max_"))
+    assert dict(line.split(None, 1) for line in QUEUE_LIMITS) == shipped

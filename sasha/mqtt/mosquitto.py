@@ -31,6 +31,11 @@ def find_mosquitto() -> str | None:
     return None
 
 
+QUEUE_LIMITS = ("max_queued_messages 20000", "max_queued_bytes 67108864", "max_inflight_messages 100")
+"""The queue sizes of deploy/mosquitto.conf: mosquitto's default of 1,000 queued messages per client
+drops part of a burst (1,000 devices announcing their states at once) to a client busy elsewhere."""
+
+
 class Mosquitto:
     """Run mosquitto with persistence in a temporary folder; stop and start it at will."""
 
@@ -80,10 +85,12 @@ class Mosquitto:
             auth_lines += "require_certificate true\n"
         if password_file is not None:
             auth_lines = auth_lines.replace("allow_anonymous true", "allow_anonymous false")
+        named = {line.split(None, 1)[0] for line in extra if line.strip()}
+        limits = [line for line in QUEUE_LIMITS if line.split(None, 1)[0] not in named]
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             f"{tls_lines}"
-            f"{auth_lines}" + "".join(f"{line}\n" for line in extra) + "set_tcp_nodelay true\n"
+            f"{auth_lines}" + "".join(f"{line}\n" for line in (*extra, *limits)) + "set_tcp_nodelay true\n"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             "log_dest stderr\n"
