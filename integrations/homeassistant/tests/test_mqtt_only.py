@@ -37,7 +37,14 @@ async def test_discovered_entities_and_the_documented_script(
     hass: HomeAssistant, sasha: str, broker: int, mqtt_entry: MockConfigEntry
 ) -> None:
     """Typing into Sasha's text entity updates its reply sensor; the documented script shows its own reply."""
-    await wait_until(lambda: _entity_id(hass, "sensor", "sasha_sasha_reply") is not None, "Sasha's reply sensor")
+    # Two discovery messages, each handled on its own: wait for both entities, not just one.
+    await wait_until(
+        lambda: (
+            None
+            not in (_entity_id(hass, "sensor", "sasha_sasha_reply"), _entity_id(hass, "text", "sasha_sasha_request"))
+        ),
+        "Sasha's request text and reply sensor",
+    )
     request = _entity_id(hass, "text", "sasha_sasha_request")
     reply = _entity_id(hass, "sensor", "sasha_sasha_reply")
     assert request is not None
