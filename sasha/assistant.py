@@ -359,8 +359,10 @@ class Assistant:
             self._asked.pop(request.conversation, None)
         if word in vocabulary.UNDO:
             return await self._undo(request, approve)
-        if vocabulary.TIMERS_LIST.match(word) or (cancel := vocabulary.TIMERS_CANCEL.match(word)):
-            return await self._timer_control(request, cancel if not vocabulary.TIMERS_LIST.match(word) else None)
+        listing = vocabulary.TIMERS_LIST.match(word)
+        cancel = None if listing else vocabulary.TIMERS_CANCEL.match(word)
+        if listing or cancel:
+            return await self._timer_control(request, cancel)
         if self.routines is not None and (manage := vocabulary.MANAGE.match(word)):
             return await self._manage(request, self.routines, manage.group("verb"), manage.group("name"))
         if word in vocabulary.YES or word in vocabulary.NO:

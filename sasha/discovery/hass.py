@@ -14,6 +14,7 @@ from typing import Any
 
 from sasha import jsonlimit
 from sasha.discovery.found import Findings, Found, Hazard, Sensitive, Skip, Skipped, human, number, whole
+from sasha.discovery.homeassistant import BINARY_CLASSES, SENSOR_CLASSES, SENSOR_UNITS
 from sasha.home.capabilities import CAPABILITIES
 from sasha.home.protocols import HASS_DOMAINS
 
@@ -33,27 +34,6 @@ _MEDIA = {
 }
 _MEDIA_PAUSE, _MEDIA_PLAY, _MEDIA_STOP = 1, 16384, 4096
 _MEDIA_PREVIOUS, _MEDIA_NEXT = 16, 32
-_SENSORS = {
-    "temperature": "temperature",
-    "humidity": "humidity",
-    "illuminance": "illuminance",
-    "carbon_dioxide": "co2",
-    "power": "power_usage",
-    "energy": "energy",
-    "battery": "battery",
-}
-_UNITS = {"temperature": "°C", "power_usage": "W", "energy": "kWh"}
-_BINARY = {
-    "motion": "motion",
-    "occupancy": "occupancy",
-    "presence": "occupancy",
-    "smoke": "smoke",
-    "moisture": "leak",
-    "door": "contact",
-    "window": "contact",
-    "opening": "contact",
-    "garage_door": "contact",
-}
 _COLOUR_MODES = frozenset({"hs", "xy", "rgb", "rgbw", "rgbww"})
 
 
@@ -244,18 +224,19 @@ def _media(found: Found, attributes: dict[str, Any], bits: int, _class: str | No
 
 def _sensor(found: Found, attributes: dict[str, Any], _bits: int, device_class: str | None, _celsius: bool) -> None:
     found.type = "sensor"
-    capability = _SENSORS.get(str(device_class))
+    capability = SENSOR_CLASSES.get(str(device_class))
     if capability is None:
         raise Skip(f"a sensor of device class {device_class!r}, which Sasha does not read")
     unit = attributes.get("unit_of_measurement")
-    if capability in _UNITS and unit != _UNITS[capability]:
-        raise Skip(f"{capability} in {unit!r}, not {_UNITS[capability]}")
+    if capability in SENSOR_UNITS and unit != SENSOR_UNITS[capability]:
+        raise Skip(f"{capability} in {unit!r}, not {SENSOR_UNITS[capability]}")
     found.capabilities[capability] = {}
 
 
 def _binary(found: Found, _attributes: dict[str, Any], _bits: int, device_class: str | None, _celsius: bool) -> None:
     found.type = "sensor"
-    capability = _BINARY.get(str(device_class))
+    # A state's "on" or "off" is read by the hass adapter; only the capability is wanted here.
+    capability, _inverted = BINARY_CLASSES.get(str(device_class), (None, False))
     if capability is None or capability not in CAPABILITIES:
         raise Skip(f"a binary sensor of device class {device_class!r}, which Sasha does not read")
     found.capabilities[capability] = {}

@@ -33,7 +33,8 @@ COMPONENTS = frozenset(
     {"light", "switch", "fan", "cover", "lock", "climate", "valve", "sensor", "binary_sensor", "number", "select"}
 )
 _TEMPLATE = re.compile(r"^\{\{\s*value_json(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([^'\"]+)['\"]\])\s*\}\}$")
-_SENSOR_CLASSES = {
+# Home Assistant device classes → Sasha capabilities (its MQTT discovery and its own entities alike).
+SENSOR_CLASSES = {
     "temperature": "temperature",
     "humidity": "humidity",
     "illuminance": "illuminance",
@@ -42,9 +43,9 @@ _SENSOR_CLASSES = {
     "energy": "energy",
     "battery": "battery",
 }
-_SENSOR_UNITS = {"temperature": "°C", "power_usage": "W", "energy": "kWh"}
+SENSOR_UNITS = {"temperature": "°C", "power_usage": "W", "energy": "kWh"}
 # Sasha's contact is true when closed; HA's door/window sensors are "on" when open.
-_BINARY_CLASSES = {
+BINARY_CLASSES = {
     "motion": ("motion", False),
     "occupancy": ("occupancy", False),
     "presence": ("occupancy", False),
@@ -419,11 +420,11 @@ def _climate(cfg: dict[str, Any]) -> _Part:
 
 def _sensor(cfg: dict[str, Any]) -> _Part:
     device_class = cfg.get("device_class")
-    name = _SENSOR_CLASSES.get(str(device_class))
+    name = SENSOR_CLASSES.get(str(device_class))
     if name is None:
         raise Skip(f"sensor device class {device_class!r} is not one Sasha reads")
     unit = cfg.get("unit_of_measurement")
-    expected = _SENSOR_UNITS.get(name)
+    expected = SENSOR_UNITS.get(name)
     if expected is not None and unit is not None and str(unit) != expected:
         raise Skip(f"{name} in {unit}: Sasha's {name} is in {expected}")
     part = _Part("sensor", "sensor")
@@ -433,7 +434,7 @@ def _sensor(cfg: dict[str, Any]) -> _Part:
 
 def _binary_sensor(cfg: dict[str, Any]) -> _Part:
     device_class = cfg.get("device_class")
-    known = _BINARY_CLASSES.get(str(device_class))
+    known = BINARY_CLASSES.get(str(device_class))
     if known is None:
         raise Skip(f"binary sensor device class {device_class!r} is not one Sasha reads")
     name, inverted = known

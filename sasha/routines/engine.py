@@ -171,7 +171,8 @@ class RoutineEngine:
             firing = await self._fire(routine, at)
             if firing is not None:
                 firings.append(firing)
-        if self.timers is not None:
+        if self.timers is not None and self.timers.any_due(now.timestamp()):
+            # Only a due timer costs a worker thread: taking it rewrites timers.json.
             due_timers = await asyncio.to_thread(self.timers.take_due, now.timestamp())
             firings.extend([await self._ring(timer) for timer in due_timers])
         return firings

@@ -169,15 +169,20 @@ class RoutineStore:
             raise RoutinesFileError(
                 [SourceProblem(str(self.path), 0, "is broken, so it is left as it is; fix it first"), *self.problems]
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".routines-", suffix=".yaml")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(dump(routines))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, dump(routines))
         self._mtime = self.path.stat().st_mtime
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a state file so a crash leaves the old one or the new one: a temporary file, flushed, renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.home.readings import Reading
 from sasha.home.validation import validate
+from sasha.routines.store import write_atomically
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,6 +124,11 @@ class Timers:
                 self._save()
         return gone
 
+    def any_due(self, now: float) -> bool:
+        """Tell whether a timer is due by `now` (no file is touched)."""
+        with self._lock:
+            return any(t.at <= now for t in self._timers.values())
+
     def take_due(self, now: float) -> list[Timer]:
         """Remove and return the timers due by `now`, soonest first (written before they run)."""
         with self._lock:
@@ -136,17 +140,8 @@ class Timers:
         return due
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".timers-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump([t.to_data() for t in sorted(self._timers.values(), key=lambda t: t.at)], handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        timers = sorted(self._timers.values(), key=lambda t: t.at)
+        write_atomically(self.path, json.dumps([t.to_data() for t in timers], indent=1))
 
 
 def revert(

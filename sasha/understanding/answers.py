@@ -109,6 +109,8 @@ class Answers:
     def __init__(self, home: Inventory, readings: Readings, *, clock: Callable[[], float] = time.time) -> None:
         self._home = home
         self._words = grammar.Vocabulary(home)
+        # "outside" reads the rooms whose names say they are outdoors.
+        self._outdoors = tuple(r for r in home.rooms.values() if _outdoor(r))
         self._readings = readings
         self._clock = clock
 
@@ -260,24 +262,16 @@ class Answers:
         if words is None:
             return list(self._home.devices.values()), ""
         if words in _OUTSIDE:
-            outdoors = [r for r in self._home.rooms.values() if _outdoor(r)]
-            return [d for r in outdoors for d in self._home.in_room(r.id)], " outside"
-        place = self._words.place(words)
-        if place is None:
-            return None
-        rooms, floor = place
-        if floor is not None:
-            return self._home.on_floor(floor), f" {floor}"
-        return [d for r in rooms for d in self._home.in_room(r.id)], f" in the {', '.join(r.name for r in rooms)}"
+            return [d for r in self._outdoors for d in self._home.in_room(r.id)], " outside"
+        return self._words.devices_at(words)
 
     def _reading(self, words: str, capability: str) -> Answer | None:
         if words in _OUTSIDE:
-            outdoors = [r for r in self._home.rooms.values() if _outdoor(r)]
-            if not outdoors:
+            if not self._outdoors:
                 return Answer(
                     f"I have no reading for the {capability.replace('_', ' ')} outside: no room here is outdoors."
                 )
-            place: tuple[tuple[Room, ...], str | None] | None = (tuple(outdoors), None)
+            place: tuple[tuple[Room, ...], str | None] | None = (self._outdoors, None)
         else:
             place = self._words.place(words)
         named = self._words.devices.get(words)

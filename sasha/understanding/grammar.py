@@ -189,6 +189,16 @@ class Vocabulary:
         """Read a room or floor phrase ("the garden", "upstairs"); None if it is neither."""
         return self._place(words.strip())
 
+    def devices_at(self, words: str) -> tuple[list[Device], str] | None:
+        """Return the devices of a room or floor phrase and how to say where (" in the Kitchen", " upstairs")."""
+        place = self.place(words)
+        if place is None:
+            return None
+        rooms, floor = place
+        if floor is not None:
+            return self.home.on_floor(floor), f" {floor}"
+        return [d for r in rooms for d in self.home.in_room(r.id)], f" in the {', '.join(r.name for r in rooms)}"
+
     def _place(self, words: str) -> tuple[tuple[Room, ...], str | None] | None:
         if words in self.rooms:
             return (self.rooms[words],), None

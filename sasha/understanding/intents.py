@@ -525,14 +525,7 @@ class FastPath:
             if here is not None:
                 return self._home.in_room(here.id), f" in the {here.name}"
             return list(self._home.devices.values()), ""
-        place = self._words.place(words)
-        if place is None:
-            return None
-        rooms, floor = place
-        if floor is not None:
-            return self._home.on_floor(floor), f" {floor}"
-        ids = {r.id for r in rooms}
-        return [d for d in self._home.devices.values() if d.room in ids], f" in the {', '.join(r.name for r in rooms)}"
+        return self._words.devices_at(words)
 
     def _all_off(self, devices: list[Device], where: str) -> Match:
         """Turn off whatever has power in a place; a sensitive device only when off is its safe direction."""
