@@ -148,6 +148,9 @@ Urgency = Callable[[str, bytes], bool]
 Lane = Callable[[str], str | None]
 # The rank of a message that is not urgent: after every urgent one.
 _NOT_URGENT = 1 << 62
+# Received messages handed to the handlers in one turn of the event loop, at most: enough to
+# keep up with a flood, few enough that the other tasks get their turn in between.
+_DRAIN_BATCH = 50
 OnConnect = Callable[[], Awaitable[None]]
 
 
@@ -669,6 +672,7 @@ class MqttConnection:
         self._retry.clear()
         # Set before subscribing, so that a filter added meanwhile is subscribed on this connection too.
         self._client = client
+        _write_from_the_loop(client)
         if self._filters:
             await self._subscribe(client, list(self._filters))
         self._connected.set()
@@ -679,7 +683,7 @@ class MqttConnection:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send(client), name=f"mqtt-send:{self.client_id}")
-                group.create_task(self._receive(client), name=f"mqtt-receive:{self.client_id}")
+                group.create_task(_disconnected(client), name=f"mqtt-watch:{self.client_id}")
                 group.create_task(self._keep_subscribed(client), name=f"mqtt-subscribe:{self.client_id}")
                 for callback in self._on_connect:
                     await callback()
@@ -705,22 +709,108 @@ class MqttConnection:
             _LOGGER.exception("could not rank a message to %s", topic)
             return False, None
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            self._dispatch(message)
+    def _drain(self, inbox: asyncio.Queue[Any]) -> bool:
+        """Hand up to `_DRAIN_BATCH` waiting messages to their handlers; tell whether more wait."""
+        for _ in range(_DRAIN_BATCH):
+            if inbox.empty():
+                return False
+            self._dispatch(inbox.get_nowait())
+        return not inbox.empty()
+
+
+async def _disconnected(client: aiomqtt.Client) -> None:
+    """Raise `MqttError` when aiomqtt finds the connection gone (its message iterator's signal)."""
+    gone = client._disconnected
+    with contextlib.suppress(Exception):
+        await asyncio.shield(gone)
+    raise aiomqtt.MqttError("Disconnected from the broker") from (gone.exception() if gone.done() else None)
+
+
+def _write_from_the_loop(client: aiomqtt.Client) -> None:
+    """Write the packets paho queues on the loop's next turn, watching the socket only when it is full.
+
+    aiomqtt asks the loop to watch the socket for every packet paho queues (a wake-up write from
+    `call_soon_threadsafe`, then `add_writer` and `remove_writer`): two system calls, two epoll
+    changes and two more turns of the loop per packet. Once connected, paho is only driven from
+    the loop's thread, so a plain `call_soon` will do. Not written at once: paho queues acks from
+    inside its own callbacks, where writing would re-enter it.
+    """
+    paho = client._client
+    sock = paho.socket()
+    if sock is None:
+        return
+    loop = asyncio.get_running_loop()
+    fd = sock.fileno()
+    scheduled = watching = False
+
+    def write() -> None:
+        nonlocal scheduled, watching
+        scheduled = False
+        try:
+            paho.loop_write()
+        except Exception as exc:  # noqa: BLE001  (as aiomqtt's own writer: a broken socket ends the connection)
+            if not client._disconnected.done():
+                client._disconnected.set_exception(exc)
+            return
+        if paho.want_write() and not watching:
+            # The socket's buffer is full: write the rest when the kernel has room.
+            watching = True
+            loop.add_writer(fd, write)
+
+    def register(*_: object) -> None:
+        nonlocal scheduled
+        if not scheduled and not watching:
+            scheduled = True
+            loop.call_soon(write)
+
+    def unregister(*_: object) -> None:
+        nonlocal watching
+        if watching:
+            watching = False
+            loop.remove_writer(fd)
+
+    # aiomqtt's writer may still be watching for the CONNECT packet: take over from it.
+    loop.remove_writer(fd)
+    paho.on_socket_register_write = register
+    paho.on_socket_unregister_write = unregister
+    if paho.want_write():
+        register()
 
 
 def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Message]]:
     """Return the class of aiomqtt's inbox for one connection: urgent messages first, else in order.
 
     An urgent message's rank is how many urgent messages of its lane wait ahead of it, so lanes
-    take turns; messages of equal rank keep their order of arrival.
+    take turns; messages of equal rank keep their order of arrival. The inbox hands its messages
+    to the connection's handlers itself, a batch per turn of the event loop: aiomqtt's message
+    iterator costs a task and two more turns of the loop per message.
     """
     arrival = itertools.count()
     waiting: collections.Counter[str] = collections.Counter()
+    # aiomqtt builds its inbox on the loop, and paho hands it messages from the loop's thread.
+    loop = asyncio.get_running_loop()
+    scheduled = False
+
+    def drain() -> None:
+        nonlocal scheduled
+        more = True  # should a handler ever raise past `_dispatch`, the rest still gets its turn
+        try:
+            more = connection._drain(inbox)
+        finally:
+            scheduled = more
+            if more:
+                loop.call_soon(drain)
+
+    inbox: Inbox
 
     class Inbox(asyncio.PriorityQueue[tuple[int, int, str | None, aiomqtt.Message]]):
+        def __init__(self, maxsize: int = 0) -> None:
+            nonlocal inbox
+            super().__init__(maxsize)
+            inbox = self
+
         def _put(self, item: Any) -> None:
+            nonlocal scheduled
             urgent, lane = connection._rank(item)
             rank = _NOT_URGENT
             if urgent:
@@ -728,6 +818,9 @@ def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Messag
                 if lane is not None:
                     waiting[lane] += 1
             super()._put((rank, next(arrival), lane if urgent else None, item))
+            if not scheduled:
+                scheduled = True
+                loop.call_soon(drain)
 
         def _get(self) -> Any:
             _rank, _arrival, lane, item = super()._get()

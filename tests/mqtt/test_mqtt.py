@@ -25,6 +25,7 @@ from sasha.executor import Result
 from sasha.home.actions import Action
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import (
+    _DRAIN_BATCH,
     Incoming,
     MqttConnection,
     MqttSettings,
@@ -256,7 +257,41 @@ async def test_the_outbox_sends_in_order_with_many_in_flight(broker: Mosquitto) 
     assert [int(m.payload) for m in inbox.messages] == list(range(500))
 
 
-def test_urgent_messages_leave_the_inbox_first(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_full_socket_is_written_when_the_kernel_has_room(broker: Mosquitto) -> None:
+    """Queue more than the socket's buffer holds: the connection watches the socket and sends the rest."""
+    settings = MqttSettings.from_url(broker.url)
+    inbox = _Inbox()
+    big = b"x" * 1_000_000
+    async with fast(settings) as reader, fast(settings) as writer:
+        await reader.subscribe(["big"], inbox)
+        await reader.wait_connected(5)
+        await writer.wait_connected(5)
+        # 40 MB at once: far past a loopback socket's send buffer, so paho's write stops short.
+        sent = [writer.publish_nowait("big", big[:-2] + b"%02d" % i) for i in range(40)]
+        async with asyncio.timeout(60):
+            await asyncio.gather(*sent)
+        await inbox.wait(lambda m: len(m) >= 40, timeout=60)
+    assert [int(m.payload[-2:]) for m in inbox.messages] == list(range(40))
+    assert all(len(m.payload) == len(big) for m in inbox.messages)
+
+
+async def test_the_inbox_hands_over_messages_in_batches_without_a_task_per_message() -> None:
+    """Hand queued messages to the handlers on the loop's next turns, `_DRAIN_BATCH` at a time."""
+    link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
+    seen: list[bytes] = []
+    await link.subscribe(["t"], lambda m: seen.append(m.payload))
+    inbox = _inbox_type(link)()
+    for mid in range(_DRAIN_BATCH + 5):
+        inbox.put_nowait(aiomqtt.Message("t", b"%d" % mid, 1, False, mid, None))
+    assert seen == []  # nothing is handled inside paho's callback
+    await asyncio.sleep(0)
+    assert len(seen) == _DRAIN_BATCH  # one batch per turn, so other tasks run in between
+    await asyncio.sleep(0)
+    assert seen == [b"%d" % mid for mid in range(_DRAIN_BATCH + 5)]
+    assert inbox.empty()
+
+
+async def test_urgent_messages_leave_the_inbox_first(caplog: pytest.LogCaptureFixture) -> None:
     """Hand over what the connection's rule calls urgent first, the rest in arrival order."""
     link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
     inbox = _inbox_type(link)()
@@ -277,7 +312,7 @@ def test_urgent_messages_leave_the_inbox_first(caplog: pytest.LogCaptureFixture)
     assert "could not rank a message to t" in caplog.text
 
 
-def test_urgent_messages_of_different_senders_take_turns() -> None:
+async def test_urgent_messages_of_different_senders_take_turns() -> None:
     """Hand over one sender's urgent messages in turn with another's, however many the first sent before."""
     link = MqttConnection(MqttSettings.from_url("mqtt://127.0.0.1:1"))
     inbox = _inbox_type(link)()
@@ -427,3 +462,9 @@ async def test_aiomqtt_still_keeps_the_puback_table_the_outbox_uses() -> None:
     assert isinstance(table, dict)
     assert hasattr(client._client, "publish")
     assert "_pending_publishes.pop(mid).set()" in inspect.getsource(aiomqtt.Client._on_publish)
+    # The inbox drains itself and a task watches this future instead of aiomqtt's message iterator.
+    assert isinstance(client._disconnected, asyncio.Future)
+    assert "self._queue.put_nowait(m)" in inspect.getsource(aiomqtt.Client._on_message)
+    # Writes are driven from the loop through paho's socket callbacks.
+    for name in ("on_socket_register_write", "on_socket_unregister_write", "loop_write", "want_write", "socket"):
+        assert hasattr(client._client, name), name
