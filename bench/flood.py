@@ -1,7 +1,7 @@
 """One user's flood against `sasha run`, and how soon another user's explicit command is answered.
 
-A private mosquitto, the example home, a scripted model and `sasha run` as a process with its
-default queues and model budgets (60 calls a minute in all, 30 per user). A flooder, user A
+A private mosquitto, the example home played by `sasha sim`, a scripted model and `sasha run`
+as a process with its default queues and model budgets (60 calls a minute in all, 30 per user). A flooder, user A
 ("alice", on `sasha/request/alice`) in its own process, so it does not share an event loop
 with the measuring client, publishes `--requests` requests as fast as it can: a third valid
 explicit commands ("turn on/off the office light"), a third malformed (`"text": 5`), a third
@@ -153,6 +153,11 @@ async def main(requests: int) -> None:
         # The queue limits of the broker we ship: the default of 1,000 queued messages per
         # client would drop part of the flood before Sasha saw it.
         async with Mosquitto(extra=shipped_limits()) as broker, ScriptedModel(answers) as model:
+            # The devices answer, as at home: a reply waits for them to confirm (`confirm_wait`).
+            devices = await start_sasha(
+                *("sim", "--devices", str(ROOT / "devices.yaml"), "--mqtt-url", broker.url),
+                stderr=asyncio.subprocess.DEVNULL,
+            )
             daemon = await _start_daemon(broker.url, model.base_url, state)
             link = MqttConnection(MqttSettings.from_url(broker.url), client_id="flood-bench")
             async with link:
@@ -177,6 +182,8 @@ async def main(requests: int) -> None:
                 alive = daemon.returncode is None
             daemon.send_signal(signal.SIGTERM)
             _, err = await daemon.communicate()
+            devices.terminate()
+            await devices.wait()
     legit = [replies.latency_ms.get(f"legit-{n}", 1e9) for n in range(during)]
     print(f"flood: {requests} requests from another process, published in {flood_s:.1f} s")
     print(f"quiet explicit command: {min(quiet + [replies.latency_ms[f'quiet-{n}'] for n in range(5)]):.1f} ms best")
