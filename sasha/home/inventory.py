@@ -176,6 +176,10 @@ class Inventory:
         self._rooms_by_name = {_normal(r.id): r for r in self.rooms.values()}
         self._rooms_by_name.update({_normal(a): r for r in self.rooms.values() for a in r.aliases})
         self._rooms_by_name.update({_normal(r.name): r for r in self.rooms.values()})
+        # Devices by room, in inventory order: per-room questions must not scan the whole home.
+        self._by_room: dict[str, list[Device]] = {}
+        for device in self.devices.values():
+            self._by_room.setdefault(device.room, []).append(device)
         self.floors: dict[str, list[Room]] = {}
         for room in self.rooms.values():
             if room.floor is not None:
@@ -207,7 +211,7 @@ class Inventory:
 
     def in_room(self, room_id: str) -> list[Device]:
         """Return the devices of a room."""
-        return [d for d in self.devices.values() if d.room == room_id]
+        return list(self._by_room.get(room_id, ()))
 
     def with_capability(self, capability: str) -> list[Device]:
         """Return the devices that have a capability."""

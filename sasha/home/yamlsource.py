@@ -30,6 +30,7 @@ _MAX_DEPTH = 50
 MAX_ALIAS_NODES = 10_000
 ALIAS_RATIO = 10
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -132,17 +133,22 @@ class _BoundedLoader(_Loader):
         self._depth = 0
         self._written = 0  # nodes written out in the file (not reached through an alias)
         self._alias_nodes = 0
-        # Nodes of each composed subtree with its aliases expanded, by node identity.
+        # Anchors of the nodes being composed: an alias to one of them is a cycle.
+        self._open: list[str | None] = []
+        # Nodes of a subtree with its aliases expanded, by node identity; only for the subtrees
+        # aliases reach, so a file without aliases costs nothing here.
         self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """Compose one node, counting depth, alias references and what they expand to."""
         if self.check_event(yaml.AliasEvent):
+            anchor = getattr(self.peek_event(), "anchor", None)
             line = self._line()
             node = super().compose_node(parent, index)
             # An alias to a node still being composed (a cycle) counts as one; the walker's
             # depth limit stops the cycle.
-            self._alias_nodes += self._sizes.get(id(node), 1)
+            cycle = anchor in self._open
+            self._alias_nodes += self._expanded(node) if node is not None and not cycle else 1
             cap = max(MAX_ALIAS_NODES, ALIAS_RATIO * self._written)
             if self._alias_nodes > cap:
                 raise _Refused(line, f"aliases expand to more than {cap} values (an alias bomb?); write them out")
@@ -150,15 +156,33 @@ class _BoundedLoader(_Loader):
         self._depth += 1
         if self._depth > _MAX_DEPTH + 1:
             raise _Refused(self._line(), "document is nested too deeply")
+        self._open.append(getattr(self.peek_event(), "anchor", None))
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+            self._open.pop()
         if node is not None:
             self._written += 1
-            sizes = [self._sizes.get(id(child), 1) for child in _children(node)]
-            self._sizes[id(node)] = 1 + sum(sizes)
         return node
+
+    def _expanded(self, root: yaml.Node) -> int:
+        """Return how many nodes `root` stands for with its aliases expanded (a cycle counts once)."""
+        sizes = self._sizes
+        # Depth first without recursion: a chain of anchors, each aliasing the last, runs deep.
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        on_path: set[int] = set()
+        while stack:
+            node, children_done = stack.pop()
+            key = id(node)
+            if children_done:
+                on_path.discard(key)
+                sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+            elif key not in sizes and key not in on_path:
+                on_path.add(key)
+                stack.append((node, True))
+                stack.extend((child, False) for child in _children(node))
+        return sizes[id(root)]
 
     def _line(self) -> int:
         event = self.peek_event()
@@ -195,6 +219,8 @@ class _Walker:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value  # what the constructor would return, at a tenth of the cost
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as err:
