@@ -2,7 +2,9 @@
 
 Per size: `sasha check` time, start → `online` (every subscription acknowledged), the daemon's
 RSS after the requests, request → reply for explicit commands (p50/p99), and the executor's
-round trip against bare aiomqtt on the same broker (in this process, on that home).
+round trip against bare aiomqtt on the same broker (in this process, on that home). The home's
+devices are played by `sasha sim`, started first, so the daemon meets every device's retained
+state when it subscribes and each reply waits for its device to confirm, as at home.
 
     .venv/bin/python bench/scale.py [--sizes 100,1000,3000,10000] [--requests 20]
 """
@@ -23,6 +25,7 @@ from bare import bare_roundtrip
 from harness import ROOT, mqtt_client, percentile, rss_mb, shipped_limits, start_sasha
 from mqtt_roundtrip import one_at_a_time
 
+from sasha.adapters import adapter_for
 from sasha.home import inventory
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import MqttSettings
@@ -48,6 +51,7 @@ async def _serve(
 ) -> tuple[float, list[float], float]:
     """Start `sasha run`, time it to online, send explicit commands one at a time; return online s, ms, RSS MB."""
     with tempfile.TemporaryDirectory() as state:
+        devices = await _start_devices(path, home, url)
         async with mqtt_client(url) as client:
             await client.subscribe("sasha/status", qos=1)
             await client.subscribe("sasha/response", qos=1)
@@ -79,7 +83,22 @@ async def _serve(
             finally:
                 process.send_signal(signal.SIGTERM)
                 await process.wait()
+                devices.terminate()
+                await devices.wait()
     return online, latencies, memory
+
+
+async def _start_devices(path: Path, home: Inventory, url: str) -> asyncio.subprocess.Process:
+    """Start `sasha sim` and wait until it has published every device's state."""
+    process = await start_sasha("sim", "--devices", str(path), "--mqtt-url", url, stderr=asyncio.subprocess.DEVNULL)
+    # The simulator publishes in inventory order, so the last device's state comes last.
+    last = list(home.devices.values())[-1]
+    async with mqtt_client(url) as client:
+        await client.subscribe(adapter_for(last).state_topics(last)[0], qos=1)
+        async with asyncio.timeout(120):
+            async for _ in client.messages:
+                break
+    return process
 
 
 async def _roundtrip_ratio(home: Inventory, url: str) -> float:
@@ -104,6 +123,9 @@ async def main(sizes: list[int], requests: int) -> None:
                 # The deployment's queue limits; a fresh broker per size keeps sessions apart.
                 async with Mosquitto(extra=shipped_limits()) as broker:
                     online, ms, memory = await _serve(path, home, broker.url, model.base_url, requests)
+                # Its own broker too: the stopped daemon's and simulator's sessions stay subscribed
+                # on the first, and the broker would keep queueing every message for them.
+                async with Mosquitto(extra=shipped_limits()) as broker:
                     ratio = await _roundtrip_ratio(home, broker.url)
             rows.append((size, check, online, memory, percentile(ms, 0.5), percentile(ms, 0.99), ratio))
             print(f"  {size} devices measured", file=sys.stderr)

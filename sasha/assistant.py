@@ -221,9 +221,11 @@ class Assistant:
         self.on_approval_needed: Callable[[Pending, frozenset[str]], None] | None = None
         self.on_settled_for: Callable[[Pending, Reply], None] | None = None
         # With the state mirror, questions are answered locally and "volume up" knows the volume.
-        answers = Answers(home, mirror.get) if mirror is not None else None
-        self.fast_path = FastPath(home, state=mirror.snapshot if mirror is not None else None, answers=answers)
-        self._vocabulary = grammar.Vocabulary(home)  # for the story questions
+        # One vocabulary of the home for the fast path, the answers and the story questions.
+        self._vocabulary = grammar.Vocabulary(home)
+        answers = Answers(home, mirror.get, names=self._vocabulary) if mirror is not None else None
+        state = mirror.snapshot if mirror is not None else None
+        self.fast_path = FastPath(home, state=state, answers=answers, names=self._vocabulary)
         self._clock = clock
         # Seconds a request waits, at most, for its devices to report the change; None: no wait.
         self.confirm_wait = confirm_wait

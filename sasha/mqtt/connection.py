@@ -216,7 +216,10 @@ class MqttConnection:
 
     With a `status_topic`, the connection says `online` there (retained) only once its owner
     has called `ready()` and the broker has acknowledged every subscription, after each
-    (re)connect; the broker says `offline` for it when it goes away.
+    (re)connect; the broker says `offline` for it when it goes away. Until the first `ready()`
+    such a connection holds its subscriptions back and then sends them together, as it does on
+    every reconnect: the broker answers a SUBSCRIBE only after the retained messages of the
+    ones before it, 1.9 s behind a large home's 20,000 states.
     """
 
     def __init__(
@@ -324,13 +327,18 @@ class MqttConnection:
         return sorted(self._unacked)
 
     async def ready(self) -> None:
-        """Let the status say online once every subscription is acknowledged, now and after every reconnect."""
+        """Send the held subscriptions; say online once all are acknowledged, now and after every reconnect."""
         self._ready = True
         client = self._client
-        if client is not None:
-            # A broken connection says it on its next reconnect instead.
+        if client is not None and self._connected.is_set():
+            # A broken connection subscribes and says it on its next reconnect instead.
             with contextlib.suppress(aiomqtt.MqttError):
-                await self._announce_if_ready(client)
+                await self._subscribe(client, [p for p in self._filters if p in self._unacked])
+
+    @property
+    def _holding(self) -> bool:
+        """Tell whether subscriptions wait for `ready()` (a connection with a status topic, before its first)."""
+        return self._status_topic is not None and not self._ready
 
     def prioritize(self, urgent: Urgency, lane: Lane | None = None) -> None:
         """Handle received messages for which `urgent(topic, payload)` is true before the rest.
@@ -373,6 +381,8 @@ class MqttConnection:
         client = self._client
         if client is not None and new:
             self._unacked.update(new)
+            if self._holding:
+                return
             try:
                 await self._subscribe(client, new)
             except aiomqtt.MqttError as err:
@@ -673,7 +683,7 @@ class MqttConnection:
         # Set before subscribing, so that a filter added meanwhile is subscribed on this connection too.
         self._client = client
         _write_from_the_loop(client)
-        if self._filters:
+        if self._filters and not self._holding:
             await self._subscribe(client, list(self._filters))
         self._connected.set()
         self.connects += 1

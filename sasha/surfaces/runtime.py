@@ -138,7 +138,10 @@ async def running(
             store = RoutineStore(settings.state_dir / "routines.yaml", home)
             book = RoutineBook(store, engine, publish if announce else None)
             book.load()
-            assistant = Assistant(
+            # Compiling the home's words takes seconds for thousands of devices: do it off the loop,
+            # so that meanwhile the connection comes up and the broker sends the retained states.
+            assistant = await asyncio.to_thread(
+                Assistant,
                 home,
                 executor,
                 planner,

@@ -106,9 +106,17 @@ def age(seconds: float) -> str:
 class Answers:
     """Answer questions about one home from its state mirror."""
 
-    def __init__(self, home: Inventory, readings: Readings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        home: Inventory,
+        readings: Readings,
+        *,
+        clock: Callable[[], float] = time.time,
+        names: grammar.Vocabulary | None = None,
+    ) -> None:
+        """`names` is the home's vocabulary when the caller has built it already (a large home's takes a while)."""
         self._home = home
-        self._words = grammar.Vocabulary(home)
+        self._words = names or grammar.Vocabulary(home)
         # "outside" reads the rooms whose names say they are outdoors.
         self._outdoors = tuple(r for r in home.rooms.values() if _outdoor(r))
         self._readings = readings

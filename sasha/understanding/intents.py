@@ -164,9 +164,17 @@ StateView = Callable[[], Mapping[str, Mapping[str, Any]]]
 class FastPath:
     """Resolve explicit commands and questions locally: the compiled grammar first, hassil second."""
 
-    def __init__(self, home: Inventory, *, state: StateView | None = None, answers: Answers | None = None) -> None:
+    def __init__(
+        self,
+        home: Inventory,
+        *,
+        state: StateView | None = None,
+        answers: Answers | None = None,
+        names: grammar.Vocabulary | None = None,
+    ) -> None:
+        """`names` is the home's vocabulary when the caller has built it already (a large home's takes a while)."""
         self._home = home
-        self._words = grammar.Vocabulary(home)
+        self._words = names or grammar.Vocabulary(home)
         self._hassil = Templates(home)
         self._state = state or dict
         self._answers = answers

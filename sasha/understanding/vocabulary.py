@@ -113,11 +113,14 @@ def kind_words() -> tuple[str, ...]:
 
 def kinds_of(device: Device) -> tuple[str, ...]:
     """Return the kind words that select this device ("light", "lamps", "tv"), stems included."""
-    found = []
-    for word, (kind, _plural, stem) in KIND_WORDS.items():
-        if is_kind(kind, device) and (not stem or any(s in _names(device) for s in STEM_ALIASES.get(stem, (stem,)))):
-            found.append(word)
-    return tuple(found)
+    # Each kind and the device's names once, not once per kind word: this runs for every device.
+    kinds = {kind for kind in Kind if is_kind(kind, device)}
+    names = _names(device)
+    return tuple(
+        word
+        for word, (kind, _plural, stem) in KIND_WORDS.items()
+        if kind in kinds and (not stem or any(s in names for s in STEM_ALIASES.get(stem, (stem,))))
+    )
 
 
 def _names(device: Device) -> str:

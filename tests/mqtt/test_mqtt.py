@@ -122,6 +122,36 @@ async def test_status_online_when_ready_then_offline(broker: Mosquitto) -> None:
         await inbox.wait(lambda m: m[-1].payload == b"offline")
 
 
+async def test_online_comes_before_the_retained_states_its_subscriptions_bring(broker: Mosquitto) -> None:
+    """Hold subscriptions until ready() and send them together: the broker acknowledges them before the flood.
+
+    A SUBSCRIBE sent after another one's retained messages is answered only after all of them,
+    which held `online` back by seconds in a large home.
+    """
+    settings = MqttSettings.from_url(broker.url)
+    states = 10_000
+    async with fast(settings, max_outbox=states) as device:
+        await device.wait_connected(5)
+        for i in range(states):
+            device.publish_nowait(f"home/{i}/state", b'{"power": "on"}', retain=True)
+        await device.flush()
+    seen = _Inbox()
+    status = _Inbox()
+    async with fast(settings) as watcher, fast(settings, status_topic="sasha/status") as link:
+        await watcher.subscribe(["sasha/status"], status)
+        await watcher.wait_connected(5)
+        await link.wait_connected(5)
+        await link.subscribe(["home/+/state"], seen)
+        await link.subscribe(["sasha/request"], _Inbox())
+        await asyncio.sleep(0.2)
+        assert seen.messages == []  # held until the owner is ready
+        await link.ready()
+        await status.wait(lambda m: bool(m) and m[-1].payload == b"online", timeout=30)
+        handled_at_online = len(seen.messages)
+        await seen.wait(lambda m: len(m) >= states, timeout=60)
+    assert handled_at_online < states / 2
+
+
 def test_refusals_read_both_protocols() -> None:
     """Tell refused filters from granted ones in MQTT 3.1.1 and MQTT 5 SUBACKs."""
     v5 = [ReasonCode(PacketTypes.SUBACK, identifier=1), ReasonCode(PacketTypes.SUBACK, identifier=0x87)]
