@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sasha.adapters import adapter_for
+from sasha.home import inventory
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.sim import synthetic
-from tests.conftest import EXAMPLE, clean_env, start_sasha
+from tests.conftest import EXAMPLE, ROOT, clean_env, start_sasha
 from tests.planning.test_planner import COZY
 from tests.surfaces.test_daemon import _client
 
@@ -100,4 +103,42 @@ async def test_a_home_of_3000_devices_answers_and_subscribes_a_few_filters(
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(15):
                 await process.wait()
+    assert scripted.calls == 0
+
+
+async def test_a_home_of_3000_devices_that_report_answers_the_request_sent_at_online(
+    scripted: ScriptedModel, tmp_path: Path
+) -> None:
+    """`sasha sim` has published 3,000 devices' retained states: the request sent at online is done and confirmed.
+
+    The daemon meets about 6,600 retained messages when it subscribes; `online` comes before
+    them, and the command and its device's report come after them.
+    """
+    data = synthetic.home_data(3000)
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(yaml.safe_dump(data, sort_keys=False))
+    last = list(inventory.from_dict(data).devices.values())[-1]
+    env = clean_env(OPENAI_BASE_URL=scripted.base_url, OPENAI_API_KEY="sk-test", SASHA_MODEL="scripted")
+    async with Mosquitto() as broker:
+        common = ("--devices", str(devices), "--mqtt-url", broker.url)
+        simulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sasha", "sim", *common, cwd=ROOT, env=env, stderr=asyncio.subprocess.DEVNULL
+        )
+        try:
+            async with _client(broker.url) as client:  # the simulator publishes in order: the last device last
+                await client.subscribe(adapter_for(last).state_topics(last)[0], qos=1)
+                async with asyncio.timeout(60):
+                    await anext(aiter(client.messages))
+            process = await start_sasha("run", "--open", *common, "--state-dir", str(tmp_path / "state"), env=env)
+            try:
+                reply = await _first_online_then_ask(broker.url, "big", f"turn on {last.name}")
+            finally:
+                process.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(15):
+                    await process.wait()
+        finally:
+            simulator.terminate()
+            await simulator.wait()
+    assert (reply["id"], reply["status"]) == ("big", "done")
+    assert [(a["device"], a["confirmation"]) for a in reply["actions"]] == [(last.id, "confirmed")]
     assert scripted.calls == 0
