@@ -42,6 +42,7 @@ from sasha.errors import InventoryError, OutboxFull, SashaError
 from sasha.history.outcomes import Status
 from sasha.home.inventory import Inventory
 from sasha.mqtt.connection import Incoming, MqttConnection
+from sasha.planning.llm.client import ModelClient
 from sasha.planning.planner import NO_MODEL
 from sasha.policy import Pending
 from sasha.surfaces import api, discover
@@ -719,8 +720,6 @@ async def _serve(
     ) as rt:
         if rt.model is None:
             _LOGGER.warning(NO_MODEL)
-        else:
-            await asyncio.to_thread(rt.model.warm)
         # The first match compiles what the sentence templates need: now, before saying online,
         # not at the first request.
         await asyncio.to_thread(rt.assistant.fast_path.match, "turn on the light")
@@ -745,6 +744,9 @@ async def _serve(
                 group.create_task(_once_connected(rt.link, serving), name="serving-notice"),
                 group.create_task(rt.engine.run(), name="routines") if rt.engine else None,
                 group.create_task(_watch(rt), name="routines-file"),
+                # The model's SDK loads in a thread while the daemon comes online: explicit
+                # commands need none of it, and a request for the model waits for it.
+                group.create_task(_warm(rt.model), name="model-warm") if rt.model else None,
             ]
             background.append(group.create_task(_either(stop, ending), name="stop-or-reload"))
             if api_settings.hass != "off":
@@ -754,6 +756,14 @@ async def _serve(
                 if task is not None:
                     task.cancel()
     return offered[0] if offered and not stop.is_set() else None
+
+
+async def _warm(model: ModelClient) -> None:
+    """Load the model's SDK in a thread; a failure is logged, and the first model call tries again."""
+    try:
+        await asyncio.to_thread(model.warm)
+    except Exception:
+        _LOGGER.exception("could not load the model client's SDK ahead of the first request for the model")
 
 
 async def _either(stop: asyncio.Event, ending: asyncio.Event) -> None:

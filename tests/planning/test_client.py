@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -17,7 +20,7 @@ from sasha.planning.llm.client import (
 )
 from sasha.planning.llm.schema import decision_schema
 from sasha.planning.llm.scripted import ScriptedModel, estimate_tokens
-from tests.conftest import EXAMPLE, model_settings
+from tests.conftest import EXAMPLE, ROOT, model_settings
 
 ANSWER = {"kind": "answer", "message": "ok", "actions": [], "routine": None}
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {"kind": {"type": "string"}}, "required": ["kind"]}
@@ -179,3 +182,23 @@ async def test_cached_tokens_are_recorded_as_the_server_reports_them(reports: st
     shared = "<system>You plan.\n<user>"
     assert (first.cached_tokens, again.cached_tokens) == (0, estimate_tokens(shared))
     assert again.to_json()["cached_tokens"] == estimate_tokens(shared)
+
+
+def test_the_daemon_does_not_import_the_sdk_before_it_is_online() -> None:
+    """Import what `sasha run` imports without `openai`: 0.4 s that `ModelClient.warm` spends in a thread later."""
+    code = "import sys, sasha.surfaces.cli, sasha.surfaces.daemon; print('openai' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
+
+
+async def test_the_sdk_client_is_built_once_when_first_needed() -> None:
+    """Build the SDK's client at the first call or warm-up, once, however many threads ask at the same time."""
+    async with ScriptedModel() as server:
+        client = ModelClient(model_settings(server))
+        await client.close()  # nothing built yet: nothing to close
+        built = await asyncio.gather(*(asyncio.to_thread(lambda: client._client) for _ in range(4)))
+        assert all(b is built[0] for b in built)
+        server.add({"kind": "answer", "message": "hi", "actions": []})
+        assert '"hi"' in await _ask(client)
+        assert client._client is built[0]
+        await client.close()

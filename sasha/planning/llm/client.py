@@ -32,18 +32,34 @@ import importlib
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletion
+from typing import TYPE_CHECKING, Any
 
 from sasha.errors import SashaError
 from sasha.planning.llm.settings import ModelSettings
 
 _LOGGER = logging.getLogger(__name__)
+
+
+class _Sdk:
+    """The `openai` package, imported when it is first used rather than with this module.
+
+    Importing it takes 0.4 s on a small machine, which `sasha run` would spend before it can
+    say online; the daemon loads it in a thread meanwhile (`ModelClient.warm`).
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("openai"), name)
+
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletion
+else:
+    openai = _Sdk()
 
 OPENAI_URL = "https://api.openai.com/v1"
 # What a refusal of a structured-output mode talks about; "format" alone is too common a word.
@@ -245,18 +261,27 @@ class ModelClient:
     def __init__(self, settings: ModelSettings, *, modes: dict[str, Mode] | None = None) -> None:
         self.settings = settings
         self.base_url = settings.base_url or OPENAI_URL
-        # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
-        self._client = openai.AsyncOpenAI(
-            api_key=settings.api_key or "not-needed",
-            # Explicit, because the SDK would read an empty OPENAI_BASE_URL (as compose sets it) as the URL.
-            base_url=self.base_url,
-            timeout=settings.timeout,
-            # Our own loop retries, knowing refusals and timeouts apart (see the module docstring).
-            max_retries=0,
-        )
+        # Built at first use: `warm` does it in a thread while the loop may already need it.
+        self._sdk: openai.AsyncOpenAI | None = None
+        self._building = threading.Lock()
         # The mode that works, per server; shared by the clients of one run when they pass the same dict.
         self._modes = {} if modes is None else modes
         self._settled: set[str] = set()
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        with self._building:
+            if self._sdk is None:
+                # Local servers (Ollama, llama.cpp) need no key, but the SDK insists on one.
+                self._sdk = openai.AsyncOpenAI(
+                    api_key=self.settings.api_key or "not-needed",
+                    # Explicit, because the SDK would read an empty OPENAI_BASE_URL (as compose sets it) as the URL.
+                    base_url=self.base_url,
+                    timeout=self.settings.timeout,
+                    # Our own loop retries, knowing refusals and timeouts apart (see the module docstring).
+                    max_retries=0,
+                )
+            return self._sdk
 
     @property
     def mode(self) -> Mode:
@@ -272,12 +297,13 @@ class ModelClient:
     def warm(self) -> None:
         """Import and build what the SDK otherwise loads at its first call (blocking; run it in a thread)."""
         # About a second on a small machine, on the event loop, in the middle of whatever else
-        # the daemon is serving at that moment: the HTTP stack's asyncio backend, the chat
-        # resources and the response models.
+        # the daemon is serving at that moment: the SDK itself, the HTTP stack's asyncio backend,
+        # the chat resources and the response models.
         with contextlib.suppress(ImportError):  # an HTTP stack without anyio has nothing to load
             importlib.import_module("anyio._backends._asyncio")
         _ = self._client.chat.completions
-        ChatCompletion.model_validate(
+        completion: type[ChatCompletion] = importlib.import_module("openai.types.chat").ChatCompletion
+        completion.model_validate(
             {
                 "id": "warm",
                 "object": "chat.completion",
@@ -290,7 +316,8 @@ class ModelClient:
 
     async def close(self) -> None:
         """Close the HTTP connections."""
-        await self._client.close()
+        if self._sdk is not None:
+            await self._sdk.close()
 
     def _safe(self, text: str) -> str:
         """Remove anything that looks like the API key from a server's message."""
