@@ -269,8 +269,12 @@ class MqttConnection:
         self._retry = asyncio.Event()
         self._ready = False
         self._announced = False
+        # Set once `online` is published on this connection; cleared when it goes.
+        self._online = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
+        # Messages handed to the handlers so far: how an owner tells a busy connection from a quiet one.
+        self.received = 0
         # Why the last attempt failed (no secret in it), and whether the broker refused our
         # credentials; `sasha health` reports both.
         self.last_error: str | None = None
@@ -320,6 +324,10 @@ class MqttConnection:
         """Wait until the broker is connected (raises TimeoutError)."""
         async with asyncio.timeout(timeout):
             await self._connected.wait()
+
+    async def wait_online(self) -> None:
+        """Wait until this connection has said `online` on its status topic (after `ready()`)."""
+        await self._online.wait()
 
     @property
     def unacknowledged(self) -> list[str]:
@@ -431,8 +439,10 @@ class MqttConnection:
             return  # still connecting: _serve announces once the connection is set up
         self._announced = True
         await client.publish(self._status_topic, b"online", qos=1, retain=True)
+        self._online.set()
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
+        self.received += 1
         payload = message.payload
         if not isinstance(payload, bytes | bytearray):
             payload = b"" if payload is None else str(payload).encode()
@@ -702,6 +712,7 @@ class MqttConnection:
             raise errors.exceptions[0] from None
         finally:
             self._connected.clear()
+            self._online.clear()
             self._client = None
 
     def _rank(self, message: aiomqtt.Message) -> tuple[bool, str | None]:

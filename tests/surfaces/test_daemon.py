@@ -18,11 +18,13 @@ from paho.mqtt.properties import Properties
 
 from sasha.assistant import Assistant
 from sasha.history.audit import AuditLog
+from sasha.mqtt.connection import MqttSettings
+from sasha.mqtt.mosquitto import Mosquitto
 from sasha.planning.llm.client import ModelClient
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.planning.planner import Planner
-from sasha.surfaces.daemon import Daemon, DaemonOptions
-from tests.conftest import EXAMPLE, Rig, model_settings, start_sasha
+from sasha.surfaces.daemon import Daemon, DaemonOptions, _warm
+from tests.conftest import EXAMPLE, Rig, fast, model_settings, start_sasha
 
 
 @dataclass
@@ -280,3 +282,27 @@ async def test_stop_finishes_requests_in_flight(served: Served) -> None:
     served.stop.set()
     reply, _ = await pending
     assert (reply["status"], reply["message"]) == ("answer", "It is 21 °C.")
+
+
+async def test_the_model_sdk_loads_at_the_first_quiet_moment_after_online(
+    broker: Mosquitto, scripted: ScriptedModel
+) -> None:
+    """Load the SDK neither before online nor while messages stream in (a large home's retained states)."""
+    settings = MqttSettings.from_url(broker.url)
+    model = ModelClient(model_settings(scripted))
+    async with fast(settings, status_topic="quiet/status") as link, fast(settings) as sender:
+        await link.subscribe(["busy/#"], lambda _: None)
+        await sender.wait_connected(5)
+        warming = asyncio.create_task(_warm(model, link, quiet=0.5))
+        await asyncio.sleep(0.7)
+        assert model._sdk is None  # not before online
+        await link.ready()
+        await link.wait_online()
+        for _ in range(30):  # a message every 0.05 s: never half a second of quiet
+            sender.publish_nowait("busy/x", b"1")
+            await asyncio.sleep(0.05)
+        assert model._sdk is None
+        async with asyncio.timeout(10):
+            await warming
+        assert model._sdk is not None
+        await model.close()

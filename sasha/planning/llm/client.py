@@ -350,6 +350,9 @@ class ModelClient:
         if log.used >= log.limit:
             log.limit_hit = Limit.CALL_CAP
             raise CallLimitReached(f"this request already made {log.used} model calls, the most it may")
+        if self._sdk is None:
+            # Not on the loop: importing the SDK would stop everything else for 0.4 s.
+            await asyncio.to_thread(self.warm)
         prompt_chars = sum(len(m["content"]) for m in messages)
         attempts = 0
         retries = 0
