@@ -11,7 +11,7 @@ Each home is measured twice: as deployed (`sasha run` and `sasha sim` as their o
 with the audit log on disk) and in one process (the daemon, the simulator and the client on one
 event loop, no audit log), which shows what Sasha's own code costs without process hops.
 
-    .venv/bin/python bench/local_latency.py [--requests 500]
+    .venv/bin/python bench/local_latency.py [--requests 500] [--sizes 1000,10000] [--only-generated]
 """
 
 from __future__ import annotations
@@ -174,11 +174,12 @@ def _generated(count: int, folder: Path) -> tuple[Path, list[str], list[str]]:
     return path, [d.id for d in lights[:: max(1, len(lights) // 6)][:6]], rooms[:4]
 
 
-async def main(requests: int) -> None:
+async def main(requests: int, sizes: list[int], only_generated: bool) -> None:
     """Run the benchmark on the homes, as deployed and in one process, and print the figures."""
     print(f"requests: {requests} explicit commands per home over the MQTT API, no model configured")
     folder = Path(tempfile.mkdtemp(prefix="sasha-latency-homes-"))
-    homes = {**HOMES, "generated home of 1,000 devices": _generated(1000, folder)}
+    homes = {} if only_generated else dict(HOMES)
+    homes |= {f"generated home of {size:,} devices": _generated(size, folder) for size in sizes}
     for label, (path, devices, rooms) in homes.items():
         home = inventory.from_file(path)
         for deployed in (True, False):
@@ -200,4 +201,8 @@ async def main(requests: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument("--sizes", default="1000", help="generated homes, e.g. 1000,10000")
+    parser.add_argument("--only-generated", action="store_true", help="leave out the example and scenario homes")
+    arguments = parser.parse_args()
+    sizes = [int(size) for size in arguments.sizes.split(",")]
+    asyncio.run(main(arguments.requests, sizes, arguments.only_generated))
