@@ -136,7 +136,7 @@ async def main(sizes: list[int], requests: int) -> None:
     print("| devices | check | start → online | RSS after requests | command p50 | p99 | round trip vs bare |")
     print("|---|---|---|---|---|---|---|")
     for size, check, online, memory, p50, p99, ratio in rows:
-        figures = f"{check:.2f} s | {online:.2f} s | {memory:.0f} MB | {p50:.1f} ms | {p99:.1f} ms | {ratio:.0%}"
+        figures = f"{check:.2f} s | {online:.2f} s | {memory:.1f} MB | {p50:.1f} ms | {p99:.1f} ms | {ratio:.0%}"
         print(f"| {size:,} | {figures} |")
 
 

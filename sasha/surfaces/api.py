@@ -215,15 +215,13 @@ class ReplyRoutes:
 
     def __init__(self, allowed: Iterable[str], forbidden: Iterable[str]) -> None:
         self.allowed = tuple(allowed)
-        self.forbidden = tuple(forbidden)
+        filters = tuple(forbidden)
         # Every request is checked, and a home has hundreds of forbidden filters: plain topics
         # and `prefix/#` filters are looked up level by level instead of matched one by one.
-        self._exact = {f for f in self.forbidden if "+" not in f and "#" not in f}
-        self._under = {f.removesuffix("/#") for f in self.forbidden if f.endswith("/#") and "+" not in f[:-2]}
-        self._under = {u for u in self._under if "#" not in u}
-        self._other = tuple(
-            f for f in self.forbidden if f not in self._exact and f.removesuffix("/#") not in self._under
-        )
+        self._under = {f[:-2] for f in filters if f.endswith("/#") and "+" not in f[:-2] and "#" not in f[:-2]}
+        # `prefix/#` covers `prefix` itself: kept once, as 10,000 devices' topics are 12 MB twice over.
+        self._exact = {f for f in filters if "+" not in f and "#" not in f and f not in self._under}
+        self._other = tuple(f for f in filters if f not in self._exact and f.removesuffix("/#") not in self._under)
 
     def _forbidden(self, topic: str) -> bool:
         if topic in self._exact:
