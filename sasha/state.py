@@ -43,6 +43,8 @@ class StateMirror:
             for topic in availability.topics(device):
                 self._available_routes.setdefault(topic, []).append(device)
         self._online: dict[str, bool] = {}
+        # The devices whose last word was offline, kept as they report: every command asks.
+        self._gone: set[str] = set()
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
         self.ignored = 0
@@ -71,6 +73,7 @@ class StateMirror:
                 continue
             if online is not None:
                 self._online[device.id] = online
+                (self._gone.discard if online else self._gone.add)(device.id)
                 self._changed.set()
                 self._changed = asyncio.Event()
         for device in self._routes.get(message.topic, ()):
@@ -112,7 +115,7 @@ class StateMirror:
 
     def offline(self) -> frozenset[str]:
         """Return the devices whose last word was that they are offline."""
-        return frozenset(d for d, online in self._online.items() if not online)
+        return frozenset(self._gone)
 
     def get(self, device_id: str, capability: str) -> Reading | None:
         """Return the last reading of one capability, or None if never seen."""
