@@ -48,7 +48,7 @@ class _Sdk:
     """The `openai` package, imported when it is first used rather than with this module.
 
     Importing it takes 0.4 s on a small machine, which `sasha run` would spend before it can
-    say online; the daemon loads it in a thread meanwhile (`ModelClient.warm`).
+    say online; the daemon loads it in a thread at its first quiet moment (`ModelClient.warm`).
     """
 
     def __getattr__(self, name: str) -> Any:
