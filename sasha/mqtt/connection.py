@@ -268,8 +268,7 @@ class MqttConnection:
         self._unacked: set[str] = set()
         self._retry = asyncio.Event()
         self._ready = False
-        self._announced = False
-        # Set once `online` is published on this connection; cleared when it goes.
+        # Set once `online` is being published on this connection; cleared when it goes.
         self._online = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
@@ -326,7 +325,7 @@ class MqttConnection:
             await self._connected.wait()
 
     async def wait_online(self) -> None:
-        """Wait until this connection has said `online` on its status topic (after `ready()`)."""
+        """Wait until this connection says `online` on its status topic (after `ready()`)."""
         await self._online.wait()
 
     @property
@@ -433,13 +432,12 @@ class MqttConnection:
                 await self._subscribe(client, sorted(self._unacked))
 
     async def _announce_if_ready(self, client: aiomqtt.Client) -> None:
-        if not self._status_topic or not self._ready or self._unacked or self._announced:
+        if not self._status_topic or not self._ready or self._unacked or self._online.is_set():
             return
         if client is not self._client or not self._connected.is_set():
             return  # still connecting: _serve announces once the connection is set up
-        self._announced = True
-        await client.publish(self._status_topic, b"online", qos=1, retain=True)
         self._online.set()
+        await client.publish(self._status_topic, b"online", qos=1, retain=True)
 
     def _dispatch(self, message: aiomqtt.Message) -> None:
         self.received += 1
@@ -688,7 +686,7 @@ class MqttConnection:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         self._unacked = set(self._filters)
-        self._announced = False
+        self._online.clear()
         self._retry.clear()
         # Set before subscribing, so that a filter added meanwhile is subscribed on this connection too.
         self._client = client
@@ -810,28 +808,20 @@ def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Messag
     waiting: collections.Counter[str] = collections.Counter()
     # aiomqtt builds its inbox on the loop, and paho hands it messages from the loop's thread.
     loop = asyncio.get_running_loop()
-    scheduled = False
-
-    def drain() -> None:
-        nonlocal scheduled
-        more = True  # should a handler ever raise past `_dispatch`, the rest still gets its turn
-        try:
-            more = connection._drain(inbox)
-        finally:
-            scheduled = more
-            if more:
-                loop.call_soon(drain)
-
-    inbox: Inbox
 
     class Inbox(asyncio.PriorityQueue[tuple[int, int, str | None, aiomqtt.Message]]):
-        def __init__(self, maxsize: int = 0) -> None:
-            nonlocal inbox
-            super().__init__(maxsize)
-            inbox = self
+        _scheduled = False  # a hand-over is due on the loop's next turn
+
+        def _hand_over(self) -> None:
+            more = True  # should a handler ever raise past `_dispatch`, the rest still gets its turn
+            try:
+                more = connection._drain(self)
+            finally:
+                self._scheduled = more
+                if more:
+                    loop.call_soon(self._hand_over)
 
         def _put(self, item: Any) -> None:
-            nonlocal scheduled
             urgent, lane = connection._rank(item)
             rank = _NOT_URGENT
             if urgent:
@@ -839,9 +829,9 @@ def _inbox_type(connection: MqttConnection) -> type[asyncio.Queue[aiomqtt.Messag
                 if lane is not None:
                     waiting[lane] += 1
             super()._put((rank, next(arrival), lane if urgent else None, item))
-            if not scheduled:
-                scheduled = True
-                loop.call_soon(drain)
+            if not self._scheduled:
+                self._scheduled = True
+                loop.call_soon(self._hand_over)
 
         def _get(self) -> Any:
             _rank, _arrival, lane, item = super()._get()

@@ -42,6 +42,8 @@ class Served:
 async def served(rig: Rig, scripted: ScriptedModel, tmp_path: Path) -> AsyncIterator[Served]:
     """Serve the MQTT API on the rig's connection until the test ends."""
     client = ModelClient(model_settings(scripted))
+    # As a daemon that has been running a while: `sasha run` loads the SDK at its first quiet moment.
+    await asyncio.to_thread(client.warm)
     planner = Planner(rig.home, client, state=rig.mirror.snapshot)
     now = [1000.0]
     audit = AuditLog(tmp_path / "audit.db")
