@@ -21,6 +21,7 @@ from sasha.routines.shapes import RoutineModel
 from sasha.routines.store import parse
 from sasha.scenarios.files import load
 from sasha.scenarios.runner import run_scenario
+from sasha.surfaces import daemon
 from sasha.surfaces.cli import main
 from sasha.understanding.answers import Answer, Answers
 from sasha.understanding.intents import FastPath
@@ -288,6 +289,11 @@ def test_the_config_example_is_valid(tmp_path: Path) -> None:
     settings = config.load({}, environ={}, config_file=path)
     assert settings.mqtt().tls
     assert settings.planner.max_devices_in_prompt == 60
+
+
+def test_the_reply_while_stopping_is_quoted_as_sent() -> None:
+    """Quote the `busy` reply of a stopping daemon word for word."""
+    assert daemon._STOPPING in DESIGN.read_text(encoding="utf-8")
 
 
 async def test_the_scenario_example_passes(tmp_path: Path, broker: Mosquitto) -> None:

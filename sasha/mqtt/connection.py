@@ -268,6 +268,8 @@ class MqttConnection:
         self._unacked: set[str] = set()
         self._retry = asyncio.Event()
         self._ready = False
+        # Filters subscribed at once even while the rest are held for `ready()`.
+        self._early: set[str] = set()
         # Set once `online` is being published on this connection; cleared when it goes.
         self._online = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -302,8 +304,9 @@ class MqttConnection:
                 async with asyncio.timeout(flush_timeout):
                     await self.flush()
         client = self._client
-        if client is not None and self._status_topic:
-            # The will only fires on an unclean disconnect; a clean stop says it itself.
+        if client is not None and self._status_topic and self._ready:
+            # The will only fires on an unclean disconnect; a clean stop says it itself. One
+            # that never got ready said nothing to take back.
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.publish(self._status_topic, b"offline", qos=1, retain=True, timeout=2)
         self._task.cancel()
@@ -347,6 +350,12 @@ class MqttConnection:
         """Tell whether subscriptions wait for `ready()` (a connection with a status topic, before its first)."""
         return self._status_topic is not None and not self._ready
 
+    def _sendable(self, patterns: Iterable[str]) -> list[str]:
+        """Return those of `patterns` that may be subscribed now: all, or the early ones while holding."""
+        if self._holding:
+            return [p for p in patterns if p in self._early]
+        return list(patterns)
+
     def prioritize(self, urgent: Urgency, lane: Lane | None = None) -> None:
         """Handle received messages for which `urgent(topic, payload)` is true before the rest.
 
@@ -365,11 +374,13 @@ class MqttConnection:
 
     # --- subscribing -------------------------------------------------------------------
 
-    async def subscribe(self, filters: Iterable[str], handler: Handler, *, qos: int = 1) -> None:
+    async def subscribe(self, filters: Iterable[str], handler: Handler, *, qos: int = 1, early: bool = False) -> None:
         """Deliver messages matching `filters` to `handler`, now and after every reconnect.
 
         Filters of one connection should not overlap: a broker delivers a message once per
-        matching subscription, so every handler would see it twice.
+        matching subscription, so every handler would see it twice. With `early`, the filters
+        are subscribed at once even on a connection that holds the rest until `ready()`: for
+        what must be known before saying online.
         """
         new = []
         for pattern in filters:
@@ -385,16 +396,18 @@ class MqttConnection:
             if pattern not in self._filters:
                 self._filters[pattern] = qos
                 new.append(pattern)
+            if early:
+                self._early.add(pattern)
         client = self._client
-        if client is not None and new:
-            self._unacked.update(new)
-            if self._holding:
-                return
+        if client is None or not new:
+            return
+        self._unacked.update(new)
+        if sendable := self._sendable(new):
             try:
-                await self._subscribe(client, new)
+                await self._subscribe(client, sendable)
             except aiomqtt.MqttError as err:
                 # The connection's own tasks retry it, or the next connection subscribes it.
-                _LOGGER.warning("subscribing to %s failed (%s); retrying", ", ".join(new), err)
+                _LOGGER.warning("subscribing to %s failed (%s); retrying", ", ".join(sendable), err)
                 self._retry.set()
 
     def _warn_overlap(self, pattern: str) -> None:
@@ -426,10 +439,10 @@ class MqttConnection:
             await self._retry.wait()
             self._retry.clear()
             delay = self._reconnect_min
-            while self._unacked:
+            while retry := self._sendable(sorted(self._unacked)):
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311  (jitter)
                 delay = min(self._reconnect_max, delay * 2)
-                await self._subscribe(client, sorted(self._unacked))
+                await self._subscribe(client, retry)
 
     async def _announce_if_ready(self, client: aiomqtt.Client) -> None:
         if not self._status_topic or not self._ready or self._unacked or self._online.is_set():
@@ -691,8 +704,8 @@ class MqttConnection:
         # Set before subscribing, so that a filter added meanwhile is subscribed on this connection too.
         self._client = client
         _write_from_the_loop(client)
-        if self._filters and not self._holding:
-            await self._subscribe(client, list(self._filters))
+        if sendable := self._sendable(self._filters):
+            await self._subscribe(client, sendable)
         self._connected.set()
         self.connects += 1
         self.last_error = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import re
@@ -375,6 +376,12 @@ class Daemon:
         if isinstance(parsed, api.Rejection):
             self._reject(message, parsed, topic, properties, user)
             return None
+        if not self._serving:
+            # Stopping, or starting over with a new inventory: say so rather than go silent.
+            _LOGGER.warning("stopping: refused a %s on %s", kind, message.topic)
+            busy = api.short_reply(Status.BUSY, _STOPPING, parsed.id, parsed.conversation)
+            self._send(topic, properties, busy, essential=False, user=user)
+            return None
         return parsed, topic, properties, user
 
     def _on_request(self, message: Incoming) -> None:
@@ -411,9 +418,6 @@ class Daemon:
         self._queue(job, self._fast)
 
     def _take(self, message: Incoming, what: str) -> bool:
-        if not self._serving:
-            _LOGGER.warning("stopping: dropped a %s on %s", what, message.topic)
-            return False
         if message.retain:
             # A retained request would be acted on again at every (re)connect.
             self._stats.counts["retained_ignored"] += 1
@@ -623,6 +627,9 @@ class Daemon:
                 self._publish_stats()
 
 
+# The answer to a request that comes while the daemon stops or starts over.
+_STOPPING = "Sasha is restarting and took nothing from this request. Send it again in a moment."
+
 # Usernames longer than this are not taken from a topic (the stats keep one counter per user).
 _USER_MAX = 128
 
@@ -696,9 +703,11 @@ async def _serve(
     """Serve until `stop`; return Home Assistant's new inventory when one different from `hass_inventory` arrives."""
     api_settings = settings.api
     ending = asyncio.Event()
+    heard = asyncio.Event()
     offered: list[bytes] = []
 
     def on_inventory(message: Incoming) -> None:
+        heard.set()
         # The broker hands the retained inventory again on every subscribe: only a change counts.
         if message.payload and message.payload != hass_inventory and not offered:
             offered.append(message.payload)
@@ -750,8 +759,15 @@ async def _serve(
             ]
             background.append(group.create_task(_either(stop, ending), name="stop-or-reload"))
             if api_settings.hass != "off":
-                await rt.link.subscribe([discover.hass_topic(settings)], on_inventory)
-            await Daemon(rt.assistant, rt.link, options=options).serve(ending)
+                await rt.link.subscribe([discover.hass_topic(settings)], on_inventory, early=True)
+                if hass_inventory is not None:
+                    # Online means Home Assistant's current inventory: one that changed while
+                    # the daemon started over ends this run before it says online.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(discover.HASS_WAIT):
+                            await heard.wait()
+            if not ending.is_set():
+                await Daemon(rt.assistant, rt.link, options=options).serve(ending)
             for task in background:
                 if task is not None:
                     task.cancel()

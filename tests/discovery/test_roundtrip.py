@@ -19,6 +19,7 @@ from sasha.mqtt.connection import MqttSettings
 from sasha.mqtt.mosquitto import Mosquitto
 from sasha.sim import announce
 from tests.conftest import EXAMPLE, Rig, clean_env, fast, run_sasha, start_sasha
+from tests.surfaces.test_daemon import _client
 
 # The example home's devices that cannot announce themselves, and why.
 NOT_ANNOUNCED = {
@@ -301,3 +302,71 @@ async def test_discovered_availability_says_a_device_is_offline(broker: Mosquitt
         sim.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             await sim.communicate()
+
+
+def _hass_inventory(*lights: str) -> str:
+    """Return an inventory from the Sasha integration with one on/off light per name, in the Hall."""
+    entities = [
+        {
+            "entity_id": f"light.{name}",
+            "name": name.title(),
+            "area": "hall",
+            "attributes": {"supported_color_modes": ["onoff"]},
+        }
+        for name in lights
+    ]
+    return json.dumps({"format": 1, "areas": [{"id": "hall", "name": "Hall"}], "entities": entities})
+
+
+async def test_run_hass_never_says_online_with_an_inventory_that_changed_while_it_started_over(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Offer two inventories back to back to `sasha run --hass only`: it comes back online once, with the last.
+
+    The first change makes it start over; the second arrives while it does. Saying online with the
+    first would let a client's request meet a daemon that is about to go again, and that does
+    not know the devices the second brought.
+    """
+    async with fast(MqttSettings.from_url(broker.url)) as link:
+        await link.wait_connected(5)
+        await link.publish("sasha-hass/inventory", _hass_inventory("porch"), retain=True)
+    args = ("run", "--hass", "only", "--open", "--mqtt-url", broker.url, "--state-dir", str(tmp_path))
+    process = await start_sasha(*args, "--confirm-wait", "0.2")
+    said: list[bytes] = []
+    try:
+        async with _client(broker.url) as client:
+            await client.subscribe("sasha/status", qos=1)
+            await client.subscribe("sasha/response", qos=1)
+            messages = aiter(client.messages)
+            try:
+                async with asyncio.timeout(30):
+                    while said[-1:] != [b"online"]:
+                        if (message := await anext(messages)).topic.matches("sasha/status"):
+                            said.append(bytes(message.payload))  # type: ignore[arg-type]
+                    await client.publish("sasha-hass/inventory", _hass_inventory("porch", "den"), qos=1, retain=True)
+                    await client.publish(
+                        "sasha-hass/inventory", _hass_inventory("porch", "den", "attic"), qos=1, retain=True
+                    )
+                    while said.count(b"online") < 2:
+                        if (message := await anext(messages)).topic.matches("sasha/status"):
+                            said.append(bytes(message.payload))  # type: ignore[arg-type]
+                    request = {"id": "attic", "text": "turn on the attic light"}
+                    await client.publish("sasha/request", json.dumps(request), qos=1)
+                    while True:
+                        message = await anext(messages)
+                        if message.topic.matches("sasha/status"):
+                            said.append(bytes(message.payload))  # type: ignore[arg-type]
+                        elif json.loads(message.payload).get("id") == "attic":  # type: ignore[arg-type]
+                            reply = json.loads(message.payload)  # type: ignore[arg-type]
+                            break
+            except TimeoutError:
+                raise AssertionError(f"no reply to the request; Sasha said {said}") from None
+        assert reply["status"] == "done", reply
+        assert [a["device"] for a in reply["actions"]] == ["attic"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            _, err = await process.communicate()
+    # Online with the porch; then offline, and online again only with the attic.
+    assert said[said.index(b"online") + 1 :] == [b"offline", b"online"], said
+    assert err.decode().count("Home Assistant's inventory changed") == 2, err.decode()[-3000:]

@@ -286,6 +286,23 @@ async def test_stop_finishes_requests_in_flight(served: Served) -> None:
     assert (reply["status"], reply["message"]) == ("answer", "It is 21 °C.")
 
 
+async def test_a_request_that_comes_while_stopping_is_told_so(served: Served) -> None:
+    """While the stop waits for a request in flight, answer a new one `busy`: nothing done, send it again."""
+    served.model.add({"delay": 1.0, "kind": "answer", "message": "It is 21 °C.", "actions": []})
+    pending = asyncio.create_task(request(served.rig.broker.url, "how warm is it?", timeout=10))
+    await asyncio.sleep(0.5)
+    before = served.rig.simulator.values("kitchen_light")
+    served.stop.set()
+    late, _ = await request(
+        served.rig.broker.url, "toggle the kitchen light", listen="sasha/reply/late", response_topic="sasha/reply/late"
+    )
+    assert late["status"] == "busy", late
+    assert late["message"].startswith("Sasha is restarting and took nothing from this request.")
+    first, _ = await pending
+    assert served.rig.simulator.values("kitchen_light") == before
+    assert first["status"] == "answer"
+
+
 async def test_the_model_sdk_loads_at_the_first_quiet_moment_after_online(
     broker: Mosquitto, scripted: ScriptedModel
 ) -> None:
