@@ -271,7 +271,8 @@ class Daemon:
             if options.ha_status_topic:
                 await self._link.subscribe([options.ha_status_topic], self._on_ha_status)
             if options.routines_owner:
-                await self._link.subscribe([f"{self._root}/routines/owner"], self._on_owner)
+                # Read before this instance claims the topic (on connect), or it reads its own claim.
+                await self._link.subscribe([f"{self._root}/routines/owner"], self._on_owner, early=True)
             if options.share:
                 await self._link.subscribe([f"{self._root}/status"], self._on_status)
             if self._link.connected:

@@ -587,6 +587,31 @@ def test_explicit_commands_and_confirmations_are_urgent(rig: Rig) -> None:
     assert not urgent("zigbee2mqtt/office_light", b'{"state": "ON"}')
 
 
+async def test_a_second_sasha_run_of_a_share_group_that_runs_routines_warns(broker: Mosquitto, tmp_path: Path) -> None:
+    """Start two `sasha run --share g` with routines on: the second names the first, read before its own claim."""
+    settings = MqttSettings.from_url(broker.url)
+    common = ("run", "--open", "--share", "g", "--devices", str(EXAMPLE), "--mqtt-url", broker.url)
+    first = await start_sasha(*common, "--state-dir", str(tmp_path / "first"))
+    second = None
+    try:
+        async with MqttConnection(settings) as watcher:
+            owners: list[bytes] = []
+            await watcher.subscribe(["sasha/routines/owner"], lambda m: owners.append(m.payload))
+            await _until(lambda: any(owners), timeout=30)
+        [owner] = [o.decode() for o in owners if o]
+        second = await start_sasha(*common, "--state-dir", str(tmp_path / "second"))
+        assert second.stderr is not None
+        async with asyncio.timeout(30):
+            while b"runs the routines too" not in (line := await second.stderr.readline()):
+                assert line, "the second instance ended without the warning"
+        assert owner in line.decode(), line
+    finally:
+        for process in (p for p in (first, second) if p is not None):
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(15):
+                await process.communicate()
+
+
 async def test_a_second_instance_running_routines_is_warned_about(
     rig: Rig, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
