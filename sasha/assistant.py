@@ -816,16 +816,15 @@ class Assistant:
                 token=pending.token,
                 path=ReplyPath.UNDO,
             )
-        outcomes = await self.executor.undo()
+        outcomes = await self.executor.undo(confirm=self.confirm_wait)
         replies = _outcome_replies(outcomes)
-        status = Status.DONE if any(o.result is Result.PUBLISHED for o in outcomes) else Status.INFEASIBLE
-        return self._reply(
-            request,
-            status,
-            "Restored the previous state." if status == Status.DONE else "Nothing could be restored.",
-            actions=replies,
-            path=ReplyPath.UNDO,
-        )
+        if not any(o.result is Result.PUBLISHED for o in outcomes):
+            return self._reply(
+                request, Status.INFEASIBLE, "Nothing could be restored.", actions=replies, path=ReplyPath.UNDO
+            )
+        # As for any command: "restored" only as far as the devices confirmed it.
+        message = _confirmed_message(self.home, outcomes, "Restored the previous state.", fast=False)
+        return self._reply(request, Status.DONE, message, actions=replies, path=ReplyPath.UNDO)
 
     async def _manage(self, request: _Request, book: RoutineBook, verb: str, name: str) -> Reply:
         found = book.find(name)

@@ -249,13 +249,13 @@ class Executor:
         if self._undo:
             self._undo.pop()
 
-    async def undo(self) -> list[Outcome]:
-        """Restore the values the last batch replaced; returns [] when there is nothing to undo."""
+    async def undo(self, *, confirm: float | None = None) -> list[Outcome]:
+        """Restore the values the last batch replaced, judged as `execute` judges; [] when there is nothing to undo."""
         if not self._undo:
             return []
         steps = self._undo.pop()
         actions = [Action(s.device, s.previous, "undo") for s in steps if s.previous]
-        outcomes = await self.execute(actions, remember=False)
+        outcomes = await self.execute(actions, remember=False, confirm=confirm)
         for step in steps:
             if step.unknown:
                 missing = ", ".join(step.unknown)

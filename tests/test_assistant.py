@@ -221,6 +221,19 @@ async def test_undo_restores_the_last_plan(home_: Home) -> None:
     assert nothing.status == "infeasible"
 
 
+async def test_undo_says_what_the_devices_did_not_confirm(home_: Home) -> None:
+    """Undo a change to a lamp that has gone silent: the reply says it did not confirm, not that all is restored."""
+    await home_.assistant.handle("set the living room lamp to 30%")
+    assert await home_.rig.mirror.wait_for("living_room_lamp", {"brightness": 30, "power": "on"}, timeout=5)
+    home_.rig.simulator.silent = frozenset({"living_room_lamp"})
+    home_.assistant.confirm_wait = 0.3
+    reply = await home_.assistant.handle("undo")
+    assert (reply.status, reply.path) == ("done", "undo")
+    assert [a.confirmation for a in reply.actions] == ["unconfirmed"]
+    assert reply.message.startswith("Restored the previous state. "), reply.message
+    assert "did not confirm" in reply.message, reply.message
+
+
 async def test_undoing_a_sensitive_change_needs_a_yes(home_: Home) -> None:
     """Ask before undo unlocks anything; undo that re-locks runs at once (the safe direction)."""
     home_.rig.simulator.set_values("front_door", {"lock": "unlocked"})
