@@ -889,6 +889,7 @@ class Assistant:
                 tokens=data["usage"]["tokens"],
                 latency_ms=(time.perf_counter() - request.started) * 1000,
                 cached_tokens=_cached(reply.calls),
+                user=request.user,
             )
         )
 

@@ -30,11 +30,20 @@ CREATE TABLE IF NOT EXISTS requests (
     model_calls TEXT NOT NULL,
     tokens INTEGER NOT NULL,
     latency_ms REAL NOT NULL,
-    cached_tokens INTEGER
+    cached_tokens INTEGER,
+    user TEXT
 )
 """
 # Columns added since the first release, for audit.db files written before them.
-_ADDED = {"cached_tokens": "INTEGER"}
+_ADDED = {"cached_tokens": "INTEGER", "user": "TEXT"}
+_INSERT = (
+    "INSERT INTO requests (at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
+    " tokens, latency_ms, cached_tokens, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT = (
+    "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls, tokens,"
+    " latency_ms, cached_tokens, user FROM requests"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,8 @@ class Entry:
     latency_ms: float
     # Prompt tokens the model server took from its prefix cache; None when it reported none.
     cached_tokens: int | None = None
+    # The MQTT user who asked (from the topic); None for local surfaces, anonymous senders and firings.
+    user: str | None = None
 
 
 class AuditLog:
@@ -100,20 +111,16 @@ class AuditLog:
             entry.tokens,
             entry.latency_ms,
             entry.cached_tokens,
+            entry.user,
         )
         with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO requests (at, request_id, conversation, source, text, status, message, path, actions,"
-                " model_calls, tokens, latency_ms, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            self._db.execute(_INSERT, row)
 
     def recent(self, limit: int = 20) -> list[Entry]:
         """Return the newest entries, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
-                " tokens, latency_ms, cached_tokens FROM requests ORDER BY id DESC LIMIT ?",
+                _SELECT + " ORDER BY id DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return _entries(rows)
@@ -122,9 +129,7 @@ class AuditLog:
         """Return the entries from `at` on that changed something (at most the newest `limit`), oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, request_id, conversation, source, text, status, message, path, actions, model_calls,"
-                " tokens, latency_ms, cached_tokens FROM requests WHERE at >= ? AND actions LIKE '%\"published\"%'"
-                " ORDER BY at DESC LIMIT ?",
+                _SELECT + " WHERE at >= ? AND actions LIKE '%\"published\"%' ORDER BY at DESC LIMIT ?",
                 (at, limit),
             ).fetchall()
         return _entries(rows)
@@ -132,6 +137,21 @@ class AuditLog:
 
 def _entries(rows: list[Any]) -> list[Entry]:
     return [
-        Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12])
+        Entry(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            json.loads(r[8]),
+            json.loads(r[9]),
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+        )
         for r in reversed(rows)
     ]

@@ -136,13 +136,14 @@ def show_history(settings: Settings, limit: int, console: Console) -> int:
         entries = log.recent(limit)
     finally:
         log.close()
-    table = Table("when", "source", "request", "path", "status", "actions", "tokens", "cached", "ms")
+    table = Table("when", "source", "user", "request", "path", "status", "actions", "tokens", "cached", "ms")
     for entry in entries:
         when = datetime.fromtimestamp(entry.at).strftime("%Y-%m-%d %H:%M:%S")
         actions = ", ".join(f"{a['device']}:{a['result']}" for a in entry.actions if a.get("device"))
         table.add_row(
             when,
             entry.source,
+            entry.user or "",
             entry.text,
             entry.path,
             entry.status,

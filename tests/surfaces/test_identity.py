@@ -7,7 +7,9 @@ users to their topics, is tested with the shipped files in tests/test_deploy.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import aiomqtt
 from sasha.mqtt.connection import Incoming
 from sasha.planning.llm.scripted import ScriptedModel
 from sasha.policy import Approvers, ModelBudget
-from tests.conftest import EXAMPLE, Rig, run_sasha
+from tests.conftest import EXAMPLE, Rig, run_sasha, start_sasha
 from tests.surfaces.test_api_hardening import _client, _json, _next, serving
 
 UNLOCK = {"text": "unlock the front door"}
@@ -37,7 +39,7 @@ async def test_a_plain_users_yes_is_refused_and_an_owner_approves_the_plan(rig: 
     """Refuse alice's "yes" + token and her confirm; let the owner approve from its own topic; tell alice."""
     approvers = Approvers.of(["owner"])
     served = serving(rig, None, tmp_path, approvers=approvers, open=False)
-    async with served, _client(rig) as alice, _client(rig) as owner:
+    async with served as daemon, _client(rig) as alice, _client(rig) as owner:
         await owner.subscribe("sasha/approvals/owner", qos=1)
         held = await say(alice, "alice", UNLOCK)
         assert held["status"] == "needs_confirmation"
@@ -53,10 +55,14 @@ async def test_a_plain_users_yes_is_refused_and_an_owner_approves_the_plan(rig: 
         told = _json(await _next(alice))
         # Settled once: a second approval finds nothing.
         again = await say(owner, "owner", confirm, kind="confirm")
+        audited = [(e.user, e.text, e.status) for e in daemon.audit.recent()]
     assert done["status"] == "done"
     assert (told["status"], told["conversation"]) == ("done", held["conversation"])
     assert again["status"] == "rejected"
     assert await rig.mirror.wait_for("front_door", {"lock": "unlocked"}, timeout=5)
+    # The audit log says who asked and who approved.
+    assert ("alice", "unlock the front door", "needs_confirmation") in audited
+    assert [(user, status) for user, text, status in audited if status == "done"] == [("owner", "done")]
 
 
 async def test_an_owner_approves_its_own_plan_with_yes_and_the_token(rig: Rig, tmp_path: Path) -> None:
@@ -149,3 +155,28 @@ async def test_another_users_answer_never_completes_a_users_question(rig: Rig, t
     assert (asked["status"], theirs["status"]) == ("clarify", "clarify")
     assert asked["message"].startswith("Which fan")
     assert theirs["message"] == "What should I do with the Ceiling fan?"
+
+
+async def test_sasha_history_names_the_user_who_asked_sasha_run(rig: Rig, tmp_path: Path) -> None:
+    """Ask `sasha run` as alice on her own topic; after it stops, `sasha history` shows her on that row."""
+    common = ("--devices", str(EXAMPLE), "--mqtt-url", rig.broker.url, "--state-dir", str(tmp_path))
+    process = await start_sasha("run", *common)
+    try:
+        async with _client(rig) as alice:
+            await alice.subscribe("sasha/status", qos=1)
+            await alice.subscribe("sasha/reply/alice", qos=1)
+            async with asyncio.timeout(30):
+                while (await _next(alice)).payload != b"online":
+                    pass
+                await alice.publish("sasha/request/alice", "turn on the office light", qos=1)
+                while (message := await _next(alice)).topic.value != "sasha/reply/alice":
+                    pass
+        assert _json(message)["status"] == "done"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            await process.communicate()
+    code, out, _ = await run_sasha("history", "--state-dir", str(tmp_path))
+    assert code == 0
+    [row] = [line for line in out.splitlines() if "office light" in line]
+    assert "alice" in row, out
