@@ -778,6 +778,10 @@ def _write_from_the_loop(client: aiomqtt.Client) -> None:
     def write() -> None:
         nonlocal scheduled, watching
         scheduled = False
+        if paho.socket() is not sock:
+            # Closed since this was scheduled: its number may already be another socket's, which
+            # the loop must not be told to watch for this connection.
+            return
         try:
             paho.loop_write()
         except Exception as exc:  # noqa: BLE001  (as aiomqtt's own writer: a broken socket ends the connection)
@@ -801,10 +805,20 @@ def _write_from_the_loop(client: aiomqtt.Client) -> None:
             watching = False
             loop.remove_writer(fd)
 
-    # aiomqtt's writer may still be watching for the CONNECT packet: take over from it.
+    def drop_aiomqtts_writer() -> None:
+        if not watching and paho.socket() is sock:
+            loop.remove_writer(fd)
+
+    # aiomqtt's writer may still be watching for the CONNECT packet: take over from it. It may
+    # also be about to: aiomqtt asks for a writer with `call_soon_threadsafe`, and an ack paho
+    # queued while reading the CONNACK (for messages a kept session had waiting) is asked for
+    # behind the wake-up that brought us here. Left, that writer fires on every turn of the
+    # loop while the socket lives, and outlives it in the selector, so that the next socket to
+    # get its number cannot be read.
     loop.remove_writer(fd)
     paho.on_socket_register_write = register
     paho.on_socket_unregister_write = unregister
+    loop.call_soon(drop_aiomqtts_writer)
     if paho.want_write():
         register()
 

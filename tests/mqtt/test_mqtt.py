@@ -7,6 +7,7 @@ import inspect
 import json
 import logging
 import os
+import selectors
 import shutil
 import signal
 import subprocess
@@ -303,6 +304,32 @@ async def test_a_full_socket_is_written_when_the_kernel_has_room(broker: Mosquit
         await inbox.wait(lambda m: len(m) >= 40, timeout=60)
     assert [int(m.payload[-2:]) for m in inbox.messages] == list(range(40))
     assert all(len(m.payload) == len(big) for m in inbox.messages)
+
+
+async def test_a_kept_session_with_messages_waiting_leaves_no_writer_behind(broker: Mosquitto) -> None:
+    """Reconnect a kept session six times, messages waiting each time: each gets online, and none idles watched.
+
+    The broker sends the waiting messages with the CONNACK; paho's acks for them made aiomqtt ask
+    the loop, a turn late, to watch the socket: a watch that fired on every turn and, once the
+    socket closed, made the next socket given its number unreadable (online 10 s late).
+    """
+    settings = MqttSettings.from_url(broker.url)
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    got: list[str] = []
+    async with fast(settings) as sender:
+        await sender.wait_connected(5)
+        for attempt in range(6):
+            async with fast(settings, client_id="kept", status_topic="kept/status") as link:
+                await link.subscribe(["kept/q/#"], lambda m: got.append(m.topic))
+                await link.ready()
+                async with asyncio.timeout(5):
+                    await link.wait_online()
+                await asyncio.sleep(0.2)
+                watched = [key.fd for key in selector.get_map().values() if key.events & selectors.EVENT_WRITE]
+                assert watched == [], f"attempt {attempt}: the loop watches {watched} for writing"
+            for n in range(20):
+                await sender.publish(f"kept/q/{n}", b"x", qos=1)
+    assert len(got) == 100  # the last 20 wait for a seventh connection
 
 
 async def test_the_inbox_hands_over_messages_in_batches_without_a_task_per_message() -> None:
