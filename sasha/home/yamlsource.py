@@ -134,15 +134,17 @@ class _BoundedLoader(_Loader):
         self._written = 0  # nodes written out in the file (not reached through an alias)
         self._alias_nodes = 0
         # Anchors of the nodes being composed: an alias to one of them is a cycle.
-        self._open: list[str | None] = []
+        self._open: list[str] = []
         # Nodes of a subtree with its aliases expanded, by node identity; only for the subtrees
         # aliases reach, so a file without aliases costs nothing here.
         self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         """Compose one node, counting depth, alias references and what they expand to."""
-        if self.check_event(yaml.AliasEvent):
-            anchor = getattr(self.peek_event(), "anchor", None)
+        # Called once per node of the file (136,000 at 10,000 devices): one event lookup.
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if type(event) is yaml.AliasEvent:
             line = self._line()
             node = super().compose_node(parent, index)
             # An alias to a node still being composed (a cycle) counts as one; the walker's
@@ -156,12 +158,14 @@ class _BoundedLoader(_Loader):
         self._depth += 1
         if self._depth > _MAX_DEPTH + 1:
             raise _Refused(self._line(), "document is nested too deeply")
-        self._open.append(getattr(self.peek_event(), "anchor", None))
+        if anchor is not None:
+            self._open.append(anchor)
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
-            self._open.pop()
+            if anchor is not None:
+                self._open.pop()
         if node is not None:
             self._written += 1
         return node
