@@ -136,22 +136,26 @@ class AuditLog:
 
 
 def _entries(rows: list[Any]) -> list[Entry]:
-    return [
-        Entry(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            json.loads(r[8]),
-            json.loads(r[9]),
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-        )
-        for r in reversed(rows)
-    ]
+    return [_entry(row) for row in reversed(rows)]
+
+
+def _entry(row: Any) -> Entry:
+    """Return the entry of one row, its columns in `_SELECT`'s order."""
+    at, request_id, conversation, source, text, status, message, path, actions, calls, *rest = row
+    tokens, latency_ms, cached_tokens, user = rest
+    return Entry(
+        at,
+        request_id,
+        conversation,
+        source,
+        text,
+        status,
+        message,
+        path,
+        json.loads(actions),
+        json.loads(calls),
+        tokens,
+        latency_ms,
+        cached_tokens,
+        user,
+    )
